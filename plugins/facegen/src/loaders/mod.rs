@@ -1,0 +1,119 @@
+//! Loaders for the published layouts of real facial expression datasets. Each returns
+//! [`LabeledImage`] records (an image path and its labels) in the label file's order.
+//!
+//! The loaders check that the label files and image folders exist, but not that every
+//! listed image does (real releases miss a few files); call [`missing_images`] for that.
+
+pub mod affectnet;
+pub mod disfa;
+pub mod ferplus;
+pub mod rafdb;
+pub mod sfew;
+
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::action_unit::AuIntensity;
+use crate::emotion::Emotion;
+use crate::error::{FacegenError, Result};
+use crate::sample::PixelBox;
+
+pub use affectnet::load_affectnet;
+pub use disfa::{load_disfa, DisfaLayout};
+pub use ferplus::{ferplus_majority, load_ferplus};
+pub use rafdb::load_rafdb;
+pub use sfew::load_sfew;
+
+/// Which part of a dataset a record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetSplit {
+    Train,
+    Validation,
+    Test,
+}
+
+/// One labelled image of a real dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LabeledImage {
+    /// Path of the image file.
+    pub image_path: PathBuf,
+    pub split: DatasetSplit,
+    /// Emotion class; `None` for AU-only datasets.
+    pub emotion: Option<Emotion>,
+    /// Action Units present, with intensity in `0.0..=1.0`; empty where the dataset has no
+    /// AU labels.
+    pub action_units: Vec<AuIntensity>,
+    /// Face box in pixels where the dataset provides one.
+    pub face_box: Option<PixelBox>,
+    /// Valence in `-1.0..=1.0` (AffectNet only).
+    pub valence: Option<f32>,
+    /// Arousal in `-1.0..=1.0` (AffectNet only).
+    pub arousal: Option<f32>,
+    /// Subject id for video datasets (`"SN001"`).
+    pub subject: Option<String>,
+    /// Frame number within the subject's video, as numbered in the label files.
+    pub frame: Option<u64>,
+}
+
+impl LabeledImage {
+    pub(crate) fn new(image_path: PathBuf, split: DatasetSplit) -> Self {
+        Self {
+            image_path,
+            split,
+            emotion: None,
+            action_units: Vec::new(),
+            face_box: None,
+            valence: None,
+            arousal: None,
+            subject: None,
+            frame: None,
+        }
+    }
+}
+
+/// Paths of `records` whose image file does not exist.
+pub fn missing_images(records: &[LabeledImage]) -> Vec<PathBuf> {
+    records
+        .iter()
+        .filter(|r| !r.image_path.is_file())
+        .map(|r| r.image_path.clone())
+        .collect()
+}
+
+/// `path` if it exists, else a [`FacegenError::MissingDataset`] naming the layout.
+pub(crate) fn require(
+    dataset: &'static str,
+    path: PathBuf,
+    expected_layout: &'static str,
+) -> Result<PathBuf> {
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(FacegenError::MissingDataset {
+            dataset,
+            path,
+            expected_layout,
+        })
+    }
+}
+
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| FacegenError::io("read", path, e))
+}
+
+pub(crate) fn invalid(
+    dataset: &'static str,
+    path: &Path,
+    line: usize,
+    message: impl Into<String>,
+) -> FacegenError {
+    FacegenError::InvalidLabels {
+        dataset,
+        path: path.to_path_buf(),
+        line,
+        message: message.into(),
+    }
+}

@@ -1,0 +1,360 @@
+//! Building tables from tidy results: filter, place each result in a cell, aggregate the
+//! runs of each cell, bold the best values and add reference columns.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use polars::prelude::*;
+use tracing::warn;
+
+use crate::error::{ReportError, Result};
+use crate::results::WHOLE_DATASET;
+use crate::runs::Runs;
+use crate::spec::{validate_tables, Aggregate, Axis, Dimension, Direction, ReferenceBlock, ReferenceColumns, TableSpec};
+use crate::stats;
+use crate::table::{Cell, CellKind, Estimate, Spread, Table, TableRow};
+
+/// Builds every declared table, in order.
+///
+/// # Errors
+/// Fails on an invalid or duplicate table spec, a results frame without the tidy columns,
+/// or a cell that contains two values for one run.
+pub fn build_tables(tables: &[TableSpec], reference: &ReferenceBlock, runs: &Runs) -> Result<Vec<Table>> {
+    validate_tables(tables).map_err(ReportError::Invalid)?;
+    tables.iter().map(|table| build_table(table, reference, runs)).collect()
+}
+
+/// The columns of one result row, borrowed from the frame.
+#[derive(Clone, Copy)]
+struct Record<'a> {
+    run: &'a str,
+    stage: &'a str,
+    dataset: &'a str,
+    subset: &'a str,
+    metric: &'a str,
+}
+
+impl<'a> Record<'a> {
+    fn get(&self, dimension: Dimension) -> &'a str {
+        match dimension {
+            Dimension::Stage => self.stage,
+            Dimension::Dataset => self.dataset,
+            Dimension::Subset => self.subset,
+            Dimension::Metric => self.metric,
+            Dimension::Run => self.run,
+        }
+    }
+}
+
+/// The keys along one axis, in display order.
+struct AxisKeys {
+    keys: Vec<String>,
+    index: HashMap<String, usize>,
+    // A fixed list of values rejects keys outside it instead of appending them.
+    fixed: bool,
+}
+
+impl AxisKeys {
+    fn new(axis: &Axis, spec: &TableSpec) -> Self {
+        let preset: Vec<String> = if !axis.values.is_empty() {
+            axis.values.clone()
+        } else if axis.by == Dimension::Metric {
+            spec.metrics.iter().map(|m| m.name.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let index = preset.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect();
+        Self { fixed: !preset.is_empty(), keys: preset, index }
+    }
+
+    fn position(&mut self, key: &str) -> Option<usize> {
+        if let Some(&i) = self.index.get(key) {
+            return Some(i);
+        }
+        if self.fixed {
+            return None;
+        }
+        self.keys.push(key.to_owned());
+        self.index.insert(key.to_owned(), self.keys.len() - 1);
+        Some(self.keys.len() - 1)
+    }
+}
+
+/// Builds one table from the runs' results and the `reference:` block.
+///
+/// # Errors
+/// Fails on an invalid spec, a results frame without the tidy columns, or a cell that
+/// contains two values for one run (add a `filter` or an axis to split them).
+pub fn build_table(spec: &TableSpec, reference: &ReferenceBlock, runs: &Runs) -> Result<Table> {
+    spec.validate().map_err(ReportError::Invalid)?;
+    let frame = &runs.results;
+    let string_column = |name: &str| -> Result<&StringChunked> {
+        frame
+            .column(name)
+            .and_then(|c| c.str())
+            .map_err(|_| ReportError::Invalid(format!("results frame has no string column `{name}`: build it with `results_frame`")))
+    };
+    let run = string_column("run")?;
+    let stage = string_column("stage")?;
+    let dataset = string_column("dataset")?;
+    let subset = string_column("subset")?;
+    let metric = string_column("metric")?;
+    let value = frame
+        .column("value")
+        .and_then(|c| c.f64())
+        .map_err(|_| ReportError::Invalid("results frame has no float column `value`: build it with `results_frame`".into()))?;
+
+    // Decide which results enter the table.
+    let metric_index: HashMap<&str, usize> = spec.metrics.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
+    let allowed = |list: &Vec<String>| -> Option<HashSet<String>> { (!list.is_empty()).then(|| list.iter().cloned().collect()) };
+    let stage_filter = allowed(&spec.filter.stage);
+    let dataset_filter = allowed(&spec.filter.dataset);
+    let run_filter = allowed(&spec.filter.run);
+    let subset_on_axis = spec.rows.by == Dimension::Subset || spec.columns.by == Dimension::Subset;
+    let subset_filter = match (allowed(&spec.filter.subset), subset_on_axis) {
+        (Some(list), _) => Some(list),
+        (None, true) => None,
+        (None, false) => Some(HashSet::from([WHOLE_DATASET.to_owned()])),
+    };
+    let keep = |filter: &Option<HashSet<String>>, value: &str| filter.as_ref().is_none_or(|f| f.contains(value));
+
+    // Place every kept result in its cell; a cell stores the indices of its results.
+    let mut row_keys = AxisKeys::new(&spec.rows, spec);
+    let mut column_keys = AxisKeys::new(&spec.columns, spec);
+    let mut cells: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+    let mut records: Vec<(Record, Option<f64>)> = Vec::new();
+    let columns = run.iter().zip(stage.iter()).zip(dataset.iter()).zip(subset.iter()).zip(metric.iter()).zip(value.iter());
+    for (((((run, stage), dataset), subset), metric), value) in columns {
+        let (Some(run), Some(stage), Some(dataset), Some(subset), Some(metric)) = (run, stage, dataset, subset, metric) else {
+            continue;
+        };
+        if !metric_index.contains_key(metric)
+            || !keep(&stage_filter, stage)
+            || !keep(&dataset_filter, dataset)
+            || !keep(&subset_filter, subset)
+            || !keep(&run_filter, run)
+        {
+            continue;
+        }
+        let record = Record { run, stage, dataset, subset, metric };
+        let (Some(row), Some(column)) = (row_keys.position(record.get(spec.rows.by)), column_keys.position(record.get(spec.columns.by)))
+        else {
+            continue;
+        };
+        cells.entry((row, column)).or_default().push(records.len());
+        records.push((record, value));
+    }
+
+    // Aggregate each cell over its runs.
+    let metric_of = |row: usize, column: usize| -> usize {
+        let key = match (spec.rows.by, spec.columns.by) {
+            (Dimension::Metric, _) => &row_keys.keys[row],
+            (_, Dimension::Metric) => &column_keys.keys[column],
+            _ => return 0,
+        };
+        metric_index.get(key.as_str()).copied().unwrap_or(0)
+    };
+    let mut grid: Vec<Vec<Cell>> = Vec::with_capacity(row_keys.keys.len());
+    let mut metrics_by_cell: Vec<Vec<usize>> = Vec::with_capacity(row_keys.keys.len());
+    for row in 0..row_keys.keys.len() {
+        let mut cells_of_row = Vec::with_capacity(column_keys.keys.len());
+        let mut metrics_of_row = Vec::with_capacity(column_keys.keys.len());
+        for column in 0..column_keys.keys.len() {
+            let metric = &spec.metrics[metric_of(row, column)];
+            let members: Vec<&(Record, Option<f64>)> =
+                cells.get(&(row, column)).map(|ids| ids.iter().map(|&i| &records[i]).collect()).unwrap_or_default();
+            let located = || format!("table `{}`, row `{}`, column `{}`", spec.name, row_keys.keys[row], column_keys.keys[column]);
+            let estimate = aggregate_cell(spec, metric.sample_column(), &members, runs, &located)?;
+            let scale = metric.format.scale();
+            cells_of_row.push(Cell {
+                kind: CellKind::Measured,
+                estimate: estimate.map(|e| scale_estimate(e, scale)),
+                decimals: metric.format.digits(),
+                bold: false,
+            });
+            metrics_of_row.push(metric_of(row, column));
+        }
+        grid.push(cells_of_row);
+        metrics_by_cell.push(metrics_of_row);
+    }
+
+    // Bold the best value of each column among cells of the same metric.
+    if spec.bold_best {
+        for column in 0..column_keys.keys.len() {
+            let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+            for (row, metrics) in metrics_by_cell.iter().enumerate() {
+                groups.entry(metrics[column]).or_default().push(row);
+            }
+            for (metric, rows) in groups {
+                let direction = spec.metrics[metric].direction;
+                // Compare printed values so that two rows that print the same are both bold.
+                let printed: Vec<(usize, f64)> = rows
+                    .iter()
+                    .filter_map(|&row| {
+                        let cell = &grid[row][column];
+                        let text = crate::table::format_number(cell.estimate?.value, cell.decimals);
+                        Some((row, text.parse::<f64>().ok()?))
+                    })
+                    .collect();
+                if printed.len() < 2 {
+                    continue;
+                }
+                let best = printed.iter().map(|&(_, v)| v).fold(None, |best: Option<f64>, v| match (best, direction) {
+                    (None, _) => Some(v),
+                    (Some(b), Direction::Higher) => Some(b.max(v)),
+                    (Some(b), Direction::Lower) => Some(b.min(v)),
+                });
+                for (row, v) in printed {
+                    grid[row][column].bold = Some(v) == best;
+                }
+            }
+        }
+    }
+
+    // Label rows and columns.
+    let label = |axis: &Axis, key: &str| -> String {
+        if let Some(label) = axis.labels.get(key) {
+            return label.clone();
+        }
+        if axis.by == Dimension::Metric {
+            if let Some(&i) = metric_index.get(key) {
+                return spec.metrics[i].display_label();
+            }
+        }
+        key.to_owned()
+    };
+    let row_labels: Vec<String> = row_keys.keys.iter().map(|k| label(&spec.rows, k)).collect();
+    let column_labels: Vec<String> = column_keys.keys.iter().map(|k| label(&spec.columns, k)).collect();
+
+    // Add the published value and the difference after each measured column.
+    let published = reference.get(&spec.name).filter(|_| spec.reference != ReferenceColumns::None);
+    let mut headers = Vec::new();
+    let mut rows: Vec<TableRow> = row_labels.iter().map(|l| TableRow { label: l.clone(), cells: Vec::new() }).collect();
+    for (column, column_label) in column_labels.iter().enumerate() {
+        headers.push(column_label.clone());
+        for (row, table_row) in rows.iter_mut().enumerate() {
+            table_row.cells.push(grid[row][column].clone());
+        }
+        let Some(published) = published else { continue };
+        headers.push(format!("{column_label} (paper)"));
+        if spec.reference == ReferenceColumns::Difference {
+            headers.push(format!("Δ {column_label}"));
+        }
+        for (row, table_row) in rows.iter_mut().enumerate() {
+            let measured = &grid[row][column];
+            let value = published
+                .get(&row_keys.keys[row])
+                .or_else(|| published.get(&row_labels[row]))
+                .and_then(|r| r.get(&column_keys.keys[column]).or_else(|| r.get(column_label)))
+                .copied();
+            let plain = |value: Option<f64>, kind| Cell {
+                kind,
+                estimate: value.map(|value| Estimate { value, spread: Spread::None }),
+                decimals: measured.decimals,
+                bold: false,
+            };
+            table_row.cells.push(plain(value, CellKind::Published));
+            if spec.reference == ReferenceColumns::Difference {
+                let difference = value.zip(measured.estimate).map(|(paper, ours)| ours.value - paper);
+                table_row.cells.push(plain(difference, CellKind::Difference));
+            }
+        }
+    }
+
+    Ok(Table {
+        name: spec.name.clone(),
+        title: spec.title.clone().unwrap_or_else(|| spec.name.clone()),
+        corner: spec.rows.title.clone().unwrap_or_else(|| capitalize(spec.rows.by.column())),
+        columns: headers,
+        rows,
+        tolerance: spec.tolerance,
+    })
+}
+
+fn aggregate_cell(
+    spec: &TableSpec,
+    sample_column: &str,
+    members: &[&(Record, Option<f64>)],
+    runs: &Runs,
+    located: &dyn Fn() -> String,
+) -> Result<Option<Estimate>> {
+    // One run is one seed, so each run may contribute one result to a cell.
+    let mut by_run: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
+    for (record, _) in members {
+        by_run.entry(record.run).or_default().push(record);
+    }
+    if let Some((run, records)) = by_run.iter().find(|(_, records)| records.len() > 1) {
+        let sources: BTreeSet<String> =
+            records.iter().map(|r| format!("{}/{}/{}", r.stage, r.dataset, r.subset)).collect();
+        return Err(ReportError::Invalid(format!(
+            "{}: run `{run}` has {} values (stage/dataset/subset {}): add a `filter` or put the dimension that differs on an axis",
+            located(),
+            records.len(),
+            sources.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+
+    match spec.aggregate {
+        Aggregate::Mean | Aggregate::MeanStd => {
+            let values: Vec<f64> = members.iter().filter_map(|(_, v)| *v).collect();
+            if values.len() < members.len() && !values.is_empty() {
+                warn!(cell = %located(), undefined = members.len() - values.len(), "metric undefined in some runs; averaging the others");
+            }
+            let Some(mean) = stats::mean(&values) else { return Ok(None) };
+            let spread = match (spec.aggregate, stats::sample_std(&values)) {
+                (Aggregate::MeanStd, Some(std)) => Spread::Std(std),
+                _ => Spread::None,
+            };
+            Ok(Some(Estimate { value: mean, spread }))
+        }
+        Aggregate::Bootstrap { resamples, confidence, seed } => {
+            let samples = per_sample_values(members, sample_column, runs)?;
+            if samples.is_empty() && !members.is_empty() {
+                warn!(cell = %located(), column = sample_column, "no per-sample predictions for a bootstrap cell; printing a dash");
+            }
+            Ok(stats::bootstrap_mean(&samples, resamples, confidence, seed).map(|interval| Estimate {
+                value: interval.estimate,
+                spread: Spread::Interval { low: interval.low, high: interval.high },
+            }))
+        }
+    }
+}
+
+/// Pools the per-sample values of `column` over the (run, stage, dataset, subset) of a
+/// cell's results, in run order.
+fn per_sample_values(members: &[&(Record, Option<f64>)], column: &str, runs: &Runs) -> Result<Vec<f64>> {
+    let mut pooled = Vec::new();
+    for (record, _) in members {
+        for predictions in runs.predictions.iter().filter(|p| p.run == record.run && p.stage == record.stage) {
+            let frame = &predictions.frame;
+            let Ok(values) = frame.column(column).and_then(|c| c.f64()) else { continue };
+            let datasets = frame.column("dataset").and_then(|c| c.str()).map_err(|e| ReportError::polars("predictions", e))?;
+            // Subsets are matched only when the predictions carry a `subset` column.
+            let subsets = frame.column("subset").and_then(|c| c.str()).ok();
+            for (i, (dataset, value)) in datasets.iter().zip(values.iter()).enumerate() {
+                let subset_matches = match subsets {
+                    _ if record.subset == WHOLE_DATASET => true,
+                    Some(subsets) => subsets.get(i) == Some(record.subset),
+                    None => false,
+                };
+                if dataset == Some(record.dataset) && subset_matches {
+                    pooled.extend(value);
+                }
+            }
+        }
+    }
+    Ok(pooled)
+}
+
+fn scale_estimate(estimate: Estimate, scale: f64) -> Estimate {
+    let spread = match estimate.spread {
+        Spread::None => Spread::None,
+        Spread::Std(std) => Spread::Std(std * scale),
+        Spread::Interval { low, high } => Spread::Interval { low: low * scale, high: high * scale },
+    };
+    Estimate { value: estimate.value * scale, spread }
+}
+
+fn capitalize(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}

@@ -1,0 +1,16 @@
+//! Pixel operations shared by the `zoom_in` and `face_align` tools.
+//!
+//! Plain Rust without dependencies, so the same code runs inside the WebAssembly guests
+//! and natively (the host's benchmark compares the two).
+
+pub mod buffer;
+pub mod face;
+pub mod regions;
+pub mod resize;
+pub mod similarity;
+
+pub use buffer::{PixelBox, RgbImage};
+pub use face::{align_face, detect_face, AlignedFace, FaceDetection, Landmarks};
+pub use regions::{region_box, ALIGNED_SIZE, REGION_NAMES};
+pub use resize::{crop_resize, sample_bilinear};
+pub use similarity::Similarity;

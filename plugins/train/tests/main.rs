@@ -1,0 +1,3 @@
+//! Tests of the training core, compiled into one binary.
+
+mod suite;

@@ -1,0 +1,5 @@
+mod cases;
+mod common;
+mod learning;
+mod model;
+mod optim;

@@ -1,0 +1,4 @@
+//! Integration tests that run the real `assay` binary. All modules compile into one
+//! test binary to keep link time low.
+
+mod run_folder;
