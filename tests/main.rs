@@ -2,3 +2,4 @@
 //! test binary to keep link time low.
 
 mod run_folder;
+mod spec_cli;

@@ -247,7 +247,7 @@ fn dry_run_creates_nothing() {
 }
 
 #[test]
-fn failed_stage_keeps_work_and_resume_finishes() {
+fn failed_stage_keeps_its_work() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(
         dir.path(),

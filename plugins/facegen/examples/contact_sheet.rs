@@ -12,7 +12,9 @@ const CELL: u32 = 128;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let output = args.next().unwrap_or_else(|| "contact_sheet.png".to_string());
+    let output = args
+        .next()
+        .unwrap_or_else(|| "contact_sheet.png".to_string());
     let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1);
 
     let domains = [
@@ -30,7 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (column, emotion) in Emotion::ALL.iter().enumerate() {
             // Force each column's emotion at a clear intensity; the DISFA-like row shows
             // consecutive frames of one subject instead.
-            let index = if *domain == Domain::Disfa { 4 * column as u64 } else { column as u64 };
+            let index = if *domain == Domain::Disfa {
+                4 * column as u64
+            } else {
+                column as u64
+            };
             let mut params = sample_params(&config, seed, index)?;
             if *domain != Domain::Disfa {
                 let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed + column as u64);
@@ -39,7 +45,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 params.expressed_emotion = Some(*emotion);
             }
             let sample = render_params(&config, &params)?;
-            paste(&mut sheet, &sample.image, column as u32 * CELL, row as u32 * CELL);
+            paste(
+                &mut sheet,
+                &sample.image,
+                column as u32 * CELL,
+                row as u32 * CELL,
+            );
         }
     }
     sheet.save(&output)?;
@@ -57,7 +68,11 @@ fn paste(sheet: &mut image::RgbImage, image: &FaceImage, x0: u32, y0: u32) {
                 let v = image.get(sx, sy, 0);
                 [v, v, v]
             } else {
-                [image.get(sx, sy, 0), image.get(sx, sy, 1), image.get(sx, sy, 2)]
+                [
+                    image.get(sx, sy, 0),
+                    image.get(sx, sy, 1),
+                    image.get(sx, sy, 2),
+                ]
             };
             sheet.put_pixel(x0 + x, y0 + y, image::Rgb(pixel));
         }

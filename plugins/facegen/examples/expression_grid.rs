@@ -11,7 +11,9 @@ const CELL: u32 = 256;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let output = args.next().unwrap_or_else(|| "expression_grid.png".to_string());
+    let output = args
+        .next()
+        .unwrap_or_else(|| "expression_grid.png".to_string());
     let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1);
     let index: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(0);
 

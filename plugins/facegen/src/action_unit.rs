@@ -124,7 +124,7 @@ impl ActionUnit {
         match self {
             ActionUnit::Au1 | ActionUnit::Au2 | ActionUnit::Au4 => FaceRegion::ForeheadEyebrow,
             ActionUnit::Au5 | ActionUnit::Au6 | ActionUnit::Au7 => FaceRegion::EyePeriorbital,
-            ActionUnit::Au9 => FaceRegion::Nose,
+            ActionUnit::Au9 => FaceRegion::EyePeriorbital,
             _ => FaceRegion::MouthChin,
         }
     }

@@ -60,9 +60,9 @@ pub fn illuminate(buffer: &mut Buffer, brightness: f32, gradient: f32, angle: f3
     }
 }
 
-/// Destroys the detail inside `region`: pixelates it into blocks of a third of its
-/// smaller side, pulls each block 60% toward the region's mean colour and adds strong
-/// noise, so that a zoom into it shows almost nothing of the face.
+/// Destroys the detail inside `region`, so that a zoom into it shows almost nothing of
+/// the face. The region is pixelated into blocks of a third of its smaller side, each
+/// block is pulled 60% toward the region's mean colour, and strong noise is added.
 pub fn corrupt_region(buffer: &mut Buffer, region: PixelBox, rng: &mut impl Rng) {
     let x0 = region.x_min.floor().max(0.0) as usize;
     let y0 = region.y_min.floor().max(0.0) as usize;
@@ -113,7 +113,11 @@ pub fn blur(buffer: &mut Buffer, sigma: f32) {
         .collect();
     let total: f32 = kernel.iter().sum();
     let kernel: Vec<f32> = kernel.iter().map(|k| k / total).collect();
-    let (w, h, c) = (buffer.width as isize, buffer.height as isize, buffer.channels);
+    let (w, h, c) = (
+        buffer.width as isize,
+        buffer.height as isize,
+        buffer.channels,
+    );
 
     let pass = |src: &[f32], horizontal: bool| -> Vec<f32> {
         let mut out = vec![0.0; src.len()];
@@ -163,7 +167,7 @@ pub fn add_noise(buffer: &mut Buffer, sigma: f32, rng: &mut impl Rng) {
     }
 }
 
-/// A standard normal sample (Box-Muller).
+/// Draws a standard normal sample (Box-Muller transform).
 pub fn gaussian(rng: &mut impl Rng) -> f32 {
     let u1: f32 = rng.random_range(f32::EPSILON..1.0);
     let u2: f32 = rng.random();

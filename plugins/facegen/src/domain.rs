@@ -242,6 +242,27 @@ pub struct DomainConfig {
 }
 
 impl DomainConfig {
+    /// Returns this config with the fields named in `overrides` (a JSON object, as a spec
+    /// file's `domain_overrides:` section would give) replaced, nested objects merged
+    /// key by key, then validated.
+    ///
+    /// # Errors
+    /// [`FacegenError::InvalidConfig`] for an unknown field, a value of the wrong type, or
+    /// a value outside its range.
+    pub fn with_overrides(&self, overrides: &serde_json::Value) -> Result<DomainConfig> {
+        let mut merged = serde_json::to_value(self).expect("DomainConfig serializes to JSON");
+        merge(&mut merged, overrides);
+        let config: DomainConfig = serde_json::from_value(merged).map_err(|e| {
+            invalid(
+                "overrides",
+                overrides,
+                &format!("{e}; see the `DomainConfig` fields"),
+            )
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks every field against its documented range.
     ///
     /// # Errors
@@ -283,6 +304,21 @@ impl DomainConfig {
     }
 }
 
+/// Merges `patch` into `base`: objects key by key, anything else replaced.
+fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (base, patch) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
+            for (key, value) in patch {
+                merge(
+                    base.entry(key.clone()).or_insert(serde_json::Value::Null),
+                    value,
+                );
+            }
+        }
+        (base, patch) => *base = patch.clone(),
+    }
+}
+
 fn invalid(field: &'static str, value: impl std::fmt::Display, reason: &str) -> FacegenError {
     FacegenError::InvalidConfig {
         field,
@@ -308,7 +344,11 @@ fn check_f32(field: &'static str, value: f32, min: f32, max: f32) -> Result<()> 
 fn check_range(field: &'static str, range: Range, min: f32, max: f32) -> Result<()> {
     let shown = format!("{}..={}", range.min, range.max);
     if !(range.min >= min && range.max <= max) {
-        return Err(invalid(field, shown, &format!("expected bounds within {min} to {max}")));
+        return Err(invalid(
+            field,
+            shown,
+            &format!("expected bounds within {min} to {max}"),
+        ));
     }
     if range.min > range.max {
         return Err(invalid(field, shown, "expected `min` <= `max`"));

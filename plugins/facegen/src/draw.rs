@@ -7,8 +7,8 @@
 
 use rand::Rng;
 use tiny_skia::{
-    Color, FillRule, GradientStop, LineCap, Mask, Paint, Path, PathBuilder, Pixmap,
-    RadialGradient, SpreadMode, Stroke, Transform,
+    Color, FillRule, GradientStop, LineCap, Mask, Paint, Path, PathBuilder, Pixmap, RadialGradient,
+    SpreadMode, Stroke, Transform,
 };
 
 use crate::action_unit::{ActionUnit as Au, FaceRegion};
@@ -70,7 +70,8 @@ fn curve_through(a: Vec2, through: Vec2, b: Vec2) -> Option<Path> {
 }
 
 fn ellipse(center: Vec2, rx: f32, ry: f32) -> Option<Path> {
-    let rect = tiny_skia::Rect::from_ltrb(center.0 - rx, center.1 - ry, center.0 + rx, center.1 + ry)?;
+    let rect =
+        tiny_skia::Rect::from_ltrb(center.0 - rx, center.1 - ry, center.0 + rx, center.1 + ry)?;
     PathBuilder::from_oval(rect)
 }
 
@@ -87,8 +88,13 @@ impl Canvas {
             return;
         }
         if let Some(path) = path {
-            self.pixmap
-                .fill_path(&path, &paint(c, alpha), FillRule::Winding, self.transform, mask);
+            self.pixmap.fill_path(
+                &path,
+                &paint(c, alpha),
+                FillRule::Winding,
+                self.transform,
+                mask,
+            );
         }
     }
 
@@ -161,7 +167,10 @@ pub fn draw_background(pixmap: &mut Pixmap, max_shapes: u32, rng: &mut impl Rng)
             _ => {
                 let mut pb = PathBuilder::new();
                 pb.move_to(x, y);
-                pb.line_to(x + rng.random_range(-size..size), y + rng.random_range(-size..size));
+                pb.line_to(
+                    x + rng.random_range(-size..size),
+                    y + rng.random_range(-size..size),
+                );
                 pb.finish().and_then(|p| {
                     p.stroke(
                         &Stroke {
@@ -174,7 +183,13 @@ pub fn draw_background(pixmap: &mut Pixmap, max_shapes: u32, rng: &mut impl Rng)
             }
         };
         if let Some(path) = path {
-            pixmap.fill_path(&path, &paint(c, alpha), FillRule::Winding, Transform::identity(), None);
+            pixmap.fill_path(
+                &path,
+                &paint(c, alpha),
+                FillRule::Winding,
+                Transform::identity(),
+                None,
+            );
         }
     }
 }
@@ -205,14 +220,24 @@ pub fn draw_head(canvas: &mut Canvas, id: &Identity, layout: &Layout) {
     let chin_y = layout.neutral_chin_y;
     canvas.fill(
         polyline(
-            &[(-0.19, chin_y - 0.3), (0.19, chin_y - 0.3), (0.21, 1.3), (-0.21, 1.3)],
+            &[
+                (-0.19, chin_y - 0.3),
+                (0.19, chin_y - 0.3),
+                (0.21, 1.3),
+                (-0.21, 1.3),
+            ],
             true,
         ),
         shade(skin, 0.8),
         1.0,
         None,
     );
-    canvas.fill(ellipse((0.0, chin_y + 0.72), 1.0, 0.42), id.clothing, 1.0, None);
+    canvas.fill(
+        ellipse((0.0, chin_y + 0.72), 1.0, 0.42),
+        id.clothing,
+        1.0,
+        None,
+    );
 
     // Ears.
     for s in 0..2 {
@@ -247,9 +272,13 @@ pub fn draw_head(canvas: &mut Canvas, id: &Identity, layout: &Layout) {
             anti_alias: true,
             ..Paint::default()
         };
-        canvas
-            .pixmap
-            .fill_path(&path, &paint, FillRule::Winding, canvas.transform, mask.as_ref());
+        canvas.pixmap.fill_path(
+            &path,
+            &paint,
+            FillRule::Winding,
+            canvas.transform,
+            mask.as_ref(),
+        );
     }
 
     // Hair over the crown down to the hairline.
@@ -393,7 +422,14 @@ pub fn draw_eyes(canvas: &mut Canvas, id: &Identity, layout: &Layout, a: &Activa
         let mut pb = PathBuilder::new();
         pb.move_to(eye.inner.0, eye.inner.1);
         pb.cubic_to(lerp(0.3), top, lerp(0.7), top, eye.outer.0, eye.outer.1);
-        pb.cubic_to(lerp(0.7), bottom, lerp(0.3), bottom, eye.inner.0, eye.inner.1);
+        pb.cubic_to(
+            lerp(0.7),
+            bottom,
+            lerp(0.3),
+            bottom,
+            eye.inner.0,
+            eye.inner.1,
+        );
         pb.close();
         let opening = pb.finish();
         canvas.fill(opening.clone(), [0.93, 0.92, 0.9], 1.0, None);
@@ -420,7 +456,14 @@ pub fn draw_eyes(canvas: &mut Canvas, id: &Identity, layout: &Layout, a: &Activa
         canvas.stroke(pb.finish(), [0.08, 0.06, 0.05], 0.9, 0.012);
         let mut pb = PathBuilder::new();
         pb.move_to(eye.inner.0, eye.inner.1);
-        pb.cubic_to(lerp(0.3), bottom, lerp(0.7), bottom, eye.outer.0, eye.outer.1);
+        pb.cubic_to(
+            lerp(0.3),
+            bottom,
+            lerp(0.7),
+            bottom,
+            eye.outer.0,
+            eye.outer.1,
+        );
         canvas.stroke(pb.finish(), shade(id.skin, 0.5), 0.5, 0.005);
 
         // AU7 tenses the lower lid into a ridge.
@@ -468,7 +511,12 @@ pub fn draw_nose(canvas: &mut Canvas, id: &Identity, layout: &Layout, a: &Activa
             0.01,
         );
     }
-    canvas.fill(ellipse((tip.0, tip.1 - 0.012), 0.03, 0.025), shade(id.skin, 1.1), 0.35, None);
+    canvas.fill(
+        ellipse((tip.0, tip.1 - 0.012), 0.03, 0.025),
+        shade(id.skin, 1.1),
+        0.35,
+        None,
+    );
 
     for s in 0..2 {
         let sign = side_sign(s);
@@ -516,7 +564,11 @@ pub fn draw_nose(canvas: &mut Canvas, id: &Identity, layout: &Layout, a: &Activa
         );
     }
     canvas.stroke(
-        curve_through(layout.nostrils[0], (tip.0, tip.1 + 0.03), layout.nostrils[1]),
+        curve_through(
+            layout.nostrils[0],
+            (tip.0, tip.1 + 0.03),
+            layout.nostrils[1],
+        ),
         shade(id.skin, 0.65),
         0.35,
         0.008,
@@ -546,7 +598,12 @@ pub fn draw_mouth(canvas: &mut Canvas, id: &Identity, layout: &Layout, a: &Activ
     let [left, right] = m.corners;
     let mid = m.center();
     let line_y = mid.1;
-    let along = |corner: Vec2, t: f32, y: f32| (corner.0 + (mid.0 - corner.0) * t, y + (corner.1 - line_y) * (1.0 - t) * 0.6);
+    let along = |corner: Vec2, t: f32, y: f32| {
+        (
+            corner.0 + (mid.0 - corner.0) * t,
+            y + (corner.1 - line_y) * (1.0 - t) * 0.6,
+        )
+    };
 
     // Lower nasolabial folds run from beside the nose to the mouth corners; AU12 deepens
     // them.
@@ -558,7 +615,10 @@ pub fn draw_mouth(canvas: &mut Canvas, id: &Identity, layout: &Layout, a: &Activ
         canvas.stroke(
             curve_through(
                 (yaw_x(sign * 0.11, yaw), layout.neutral_mouth_y - 0.09),
-                (corner.0 + sign * 0.035, 0.5 * (layout.neutral_mouth_y - 0.09 + corner.1)),
+                (
+                    corner.0 + sign * 0.035,
+                    0.5 * (layout.neutral_mouth_y - 0.09 + corner.1),
+                ),
                 (corner.0 + sign * 0.03, corner.1 + 0.02),
             ),
             c,
@@ -694,7 +754,15 @@ pub fn draw_mouth(canvas: &mut Canvas, id: &Identity, layout: &Layout, a: &Activ
         0.008,
     );
     let chin = layout.chin;
-    for (dx, dy) in [(-0.04, -0.09), (0.0, -0.1), (0.035, -0.085), (-0.02, -0.065), (0.02, -0.06), (0.05, -0.07), (-0.05, -0.075)] {
+    for (dx, dy) in [
+        (-0.04, -0.09),
+        (0.0, -0.1),
+        (0.035, -0.085),
+        (-0.02, -0.065),
+        (0.02, -0.06),
+        (0.05, -0.07),
+        (-0.05, -0.075),
+    ] {
         canvas.fill(
             ellipse((chin.0 + dx, chin.1 + dy), 0.007, 0.006),
             c,
@@ -711,7 +779,12 @@ pub fn draw_occluder(canvas: &mut Canvas, layout: &Layout, region: FaceRegion, t
     match region {
         FaceRegion::EyePeriorbital => {
             for eye in &layout.eyes {
-                canvas.fill(ellipse(eye.center, 0.12, 0.08), [0.05, 0.05, 0.07], 0.95, None);
+                canvas.fill(
+                    ellipse(eye.center, 0.12, 0.08),
+                    [0.05, 0.05, 0.07],
+                    0.95,
+                    None,
+                );
             }
             canvas.stroke(
                 polyline(&[layout.eyes[0].center, layout.eyes[1].center], false),
@@ -722,7 +795,11 @@ pub fn draw_occluder(canvas: &mut Canvas, layout: &Layout, region: FaceRegion, t
         }
         FaceRegion::Nose => {
             canvas.fill(
-                ellipse((0.5 * (x0 + x1), 0.5 * (y0 + y1)), 0.6 * (x1 - x0), 0.6 * (y1 - y0)),
+                ellipse(
+                    (0.5 * (x0 + x1), 0.5 * (y0 + y1)),
+                    0.6 * (x1 - x0),
+                    0.6 * (y1 - y0),
+                ),
                 tint,
                 1.0,
                 None,

@@ -130,44 +130,48 @@ fn prototype(emotion: Emotion) -> &'static [PrototypeAu] {
 }
 
 const NEUTRAL: &[PrototypeAu] = &[];
-const HAPPINESS: &[PrototypeAu] = &[core(ActionUnit::Au6, 0.7), core(ActionUnit::Au12, 0.9), optional(ActionUnit::Au25, 0.5)];
+const HAPPINESS: &[PrototypeAu] = &[
+    core(ActionUnit::Au6, 0.7),
+    core(ActionUnit::Au12, 0.9),
+    optional(ActionUnit::Au25, 0.5),
+];
 const SADNESS: &[PrototypeAu] = &[
-            core(ActionUnit::Au1, 0.8),
-            core(ActionUnit::Au4, 0.55),
-            core(ActionUnit::Au15, 0.8),
-            optional(ActionUnit::Au17, 0.5),
-        ];
+    core(ActionUnit::Au1, 0.8),
+    core(ActionUnit::Au4, 0.55),
+    core(ActionUnit::Au15, 0.8),
+    optional(ActionUnit::Au17, 0.5),
+];
 const SURPRISE: &[PrototypeAu] = &[
-            core(ActionUnit::Au1, 0.9),
-            core(ActionUnit::Au2, 0.9),
-            core(ActionUnit::Au5, 0.6),
-            core(ActionUnit::Au26, 0.8),
-            optional(ActionUnit::Au25, 0.8),
-        ];
+    core(ActionUnit::Au1, 0.9),
+    core(ActionUnit::Au2, 0.9),
+    core(ActionUnit::Au5, 0.6),
+    core(ActionUnit::Au26, 0.8),
+    optional(ActionUnit::Au25, 0.8),
+];
 const FEAR: &[PrototypeAu] = &[
-            core(ActionUnit::Au1, 0.9),
-            core(ActionUnit::Au2, 0.7),
-            core(ActionUnit::Au4, 0.6),
-            core(ActionUnit::Au5, 0.9),
-            core(ActionUnit::Au7, 0.5),
-            core(ActionUnit::Au20, 0.8),
-            core(ActionUnit::Au25, 0.7),
-            optional(ActionUnit::Au26, 0.6),
-        ];
+    core(ActionUnit::Au1, 0.9),
+    core(ActionUnit::Au2, 0.7),
+    core(ActionUnit::Au4, 0.6),
+    core(ActionUnit::Au5, 0.9),
+    core(ActionUnit::Au7, 0.5),
+    core(ActionUnit::Au20, 0.8),
+    core(ActionUnit::Au25, 0.7),
+    optional(ActionUnit::Au26, 0.6),
+];
 const DISGUST: &[PrototypeAu] = &[
-            core(ActionUnit::Au9, 0.9),
-            core(ActionUnit::Au15, 0.6),
-            core(ActionUnit::Au17, 0.6),
-            optional(ActionUnit::Au4, 0.4),
-            optional(ActionUnit::Au25, 0.4),
-        ];
+    core(ActionUnit::Au9, 0.9),
+    core(ActionUnit::Au15, 0.6),
+    core(ActionUnit::Au17, 0.6),
+    optional(ActionUnit::Au4, 0.4),
+    optional(ActionUnit::Au25, 0.4),
+];
 const ANGER: &[PrototypeAu] = &[
-            core(ActionUnit::Au4, 0.9),
-            core(ActionUnit::Au5, 0.55),
-            core(ActionUnit::Au7, 0.8),
-            core(ActionUnit::Au23, 0.8),
-            optional(ActionUnit::Au17, 0.5),
-        ];
+    core(ActionUnit::Au4, 0.9),
+    core(ActionUnit::Au5, 0.55),
+    core(ActionUnit::Au7, 0.8),
+    core(ActionUnit::Au23, 0.8),
+    optional(ActionUnit::Au17, 0.5),
+];
 const CONTEMPT: &[PrototypeAu] = &[core(ActionUnit::Au12, 0.6), core(ActionUnit::Au14, 0.8)];
 
 /// Probability that an optional prototype AU appears.
@@ -254,7 +258,11 @@ impl AuSequence {
         // Couple AUs that usually fire together: (follower, leader) in DISFA order.
         for (follower, leader) in [(1, 0), (3, 5), (6, 7)] {
             if rng.random::<f32>() < 0.6 && waves[leader].0 > 0.0 {
-                waves[follower] = (waves[leader].0 * rng.random_range(0.7..1.0), waves[leader].1, waves[leader].2);
+                waves[follower] = (
+                    waves[leader].0 * rng.random_range(0.7..1.0),
+                    waves[leader].1,
+                    waves[leader].2,
+                );
             }
         }
         Self { waves }

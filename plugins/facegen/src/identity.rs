@@ -76,7 +76,7 @@ impl Identity {
         for c in skin.iter_mut() {
             *c = (*c + rng.random_range(-0.03..0.03)).clamp(0.0, 1.0);
         }
-        let lip = mix(skin, [0.62, 0.22, 0.24], rng.random_range(0.35..0.55));
+        let lip = mix(skin, [0.62, 0.22, 0.24], rng.random_range(0.45..0.65));
 
         let irises = [
             [0.30, 0.18, 0.08],

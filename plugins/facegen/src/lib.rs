@@ -33,10 +33,10 @@ pub use domain::{Domain, DomainConfig, LabelKind, Range};
 pub use emotion::{Emotion, EmotionWeights};
 pub use error::{FacegenError, Result};
 pub use expression::Activation;
-pub use render::{generate, render, render_params, sample_params, truth_of, FaceParams};
 pub use loaders::{DatasetSplit, LabeledImage};
-pub use split::{read_split, write_split, LabelRecord};
+pub use render::{generate, render, render_params, sample_params, truth_of, FaceParams};
 pub use sample::{
     FaceImage, FaceSample, FaceTruth, Landmarks, PixelBox, Point, Pose, RegionBoxes,
     SequencePosition,
 };
+pub use split::{read_split, write_split, LabelRecord};

@@ -157,13 +157,22 @@ pub fn sample_params(config: &DomainConfig, seed: u64, index: u64) -> Result<Fac
                 let scale = uniform(&mut rng, config.expression_intensity);
                 let activation = expression::sample_prototype(expressed, scale, &mut rng);
                 let label = if rng.random::<f32>() < config.label_noise_rate {
-                    let others: Vec<Emotion> =
-                        Emotion::ALL.into_iter().filter(|e| *e != expressed).collect();
+                    let others: Vec<Emotion> = Emotion::ALL
+                        .into_iter()
+                        .filter(|e| *e != expressed)
+                        .collect();
                     others[rng.random_range(0..others.len())]
                 } else {
                     expressed
                 };
-                (identity, activation, Some(label), Some(expressed), None, None)
+                (
+                    identity,
+                    activation,
+                    Some(label),
+                    Some(expressed),
+                    None,
+                    None,
+                )
             }
             LabelKind::ActionUnits => {
                 let frames = u64::from(config.frames_per_subject);
@@ -176,7 +185,14 @@ pub fn sample_params(config: &DomainConfig, seed: u64, index: u64) -> Result<Fac
                 let identity = Identity::sample(&mut subject_rng);
                 let sequence = AuSequence::sample(&mut subject_rng);
                 let activation = sequence.at(position.frame);
-                (identity, activation, None, None, Some(position), Some(subject_rng))
+                (
+                    identity,
+                    activation,
+                    None,
+                    None,
+                    Some(position),
+                    Some(subject_rng),
+                )
             }
         };
 
@@ -194,7 +210,13 @@ pub fn sample_params(config: &DomainConfig, seed: u64, index: u64) -> Result<Fac
         yaw_degrees,
     };
     let layout = Layout::new(&identity, &activation, yaw_degrees / 30.0);
-    let placement = place(config, &identity, &layout, roll_degrees.to_radians(), &mut pose_rng);
+    let placement = place(
+        config,
+        &identity,
+        &layout,
+        roll_degrees.to_radians(),
+        &mut pose_rng,
+    );
     if sequence.is_none() {
         rng = pose_rng;
     }
@@ -235,15 +257,19 @@ pub fn sample_params(config: &DomainConfig, seed: u64, index: u64) -> Result<Fac
 
 /// Ground truth of `params` without drawing anything.
 pub fn truth_of(config: &DomainConfig, params: &FaceParams) -> FaceTruth {
-    let layout = Layout::new(&params.identity, &params.activation, params.pose.yaw_degrees / 30.0);
+    let layout = Layout::new(
+        &params.identity,
+        &params.activation,
+        params.pose.yaw_degrees / 30.0,
+    );
     let p = &params.placement;
     let (w, h) = (config.width, config.height);
     let region = |r: FaceRegion| {
         let (x0, y0, x1, y1) = layout.region_rect(r);
         p.box_around(x0, y0, x1, y1).clipped(w, h)
     };
-    let face_box = PixelBox::around(layout.face_points().into_iter().map(|q| p.to_pixel(q)))
-        .clipped(w, h);
+    let face_box =
+        PixelBox::around(layout.face_points().into_iter().map(|q| p.to_pixel(q))).clipped(w, h);
     FaceTruth {
         emotion: params.emotion,
         expressed_emotion: params.expressed_emotion,
@@ -283,14 +309,19 @@ pub fn render_params(config: &DomainConfig, params: &FaceParams) -> Result<FaceS
     let mut rng = ChaCha8Rng::seed_from_u64(params.texture_seed);
 
     // Draw the scene.
-    let mut canvas = Canvas::new(config.width, config.height, &params.placement).ok_or_else(|| {
-        FacegenError::InvalidConfig {
-            field: "width",
-            value: format!("{}x{}", config.width, config.height),
-            reason: "the image could not be allocated".to_string(),
-        }
-    })?;
-    draw::draw_background(&mut canvas.pixmap, config.max_clutter_shapes, &mut background_rng);
+    let mut canvas =
+        Canvas::new(config.width, config.height, &params.placement).ok_or_else(|| {
+            FacegenError::InvalidConfig {
+                field: "width",
+                value: format!("{}x{}", config.width, config.height),
+                reason: "the image could not be allocated".to_string(),
+            }
+        })?;
+    draw::draw_background(
+        &mut canvas.pixmap,
+        config.max_clutter_shapes,
+        &mut background_rng,
+    );
     draw::draw_head(&mut canvas, id, &layout);
     draw::draw_brows(&mut canvas, id, &layout, a);
     draw::draw_eyes(&mut canvas, id, &layout, a);
@@ -306,7 +337,12 @@ pub fn render_params(config: &DomainConfig, params: &FaceParams) -> Result<FaceS
 
     // Degrade it as a camera would.
     let mut buffer = Buffer::from_pixmap(&canvas.pixmap);
-    degrade::illuminate(&mut buffer, params.brightness, params.light_gradient, params.light_angle);
+    degrade::illuminate(
+        &mut buffer,
+        params.brightness,
+        params.light_gradient,
+        params.light_angle,
+    );
     if let Some(Occlusion {
         region,
         kind: OcclusionKind::Corruption,
@@ -351,6 +387,12 @@ pub fn generate(config: &DomainConfig, seed: u64, n: u64) -> Result<Vec<FaceSamp
     let samples = (0..n)
         .map(|index| render(config, seed, index))
         .collect::<Result<Vec<_>>>()?;
-    tracing::debug!(count = n, seed, width = config.width, height = config.height, "rendered faces");
+    tracing::debug!(
+        count = n,
+        seed,
+        width = config.width,
+        height = config.height,
+        "rendered faces"
+    );
     Ok(samples)
 }

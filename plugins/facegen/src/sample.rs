@@ -25,7 +25,10 @@ impl FaceImage {
     /// # Panics
     /// Panics when `x`, `y` or `c` is out of bounds.
     pub fn get(&self, x: u32, y: u32, c: u8) -> u8 {
-        assert!(x < self.width && y < self.height && c < self.channels, "pixel out of bounds");
+        assert!(
+            x < self.width && y < self.height && c < self.channels,
+            "pixel out of bounds"
+        );
         let index = ((y * self.width + x) * u32::from(self.channels) + u32::from(c)) as usize;
         self.pixels[index]
     }

@@ -116,7 +116,7 @@ pub fn write_split(dir: &Path, samples: &[FaceSample]) -> Result<PathBuf> {
             channels: sample.image.channels,
             truth: sample.truth.clone(),
         };
-        // Serializing plain data with finite floats cannot fail.
+        // These plain structs always serialize: serde_json writes non-finite floats as null.
         labels.push_str(&serde_json::to_string(&record).expect("label record serializes"));
         labels.push('\n');
     }

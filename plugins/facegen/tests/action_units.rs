@@ -2,13 +2,17 @@
 //! zoomed region but fade in the downscaled global view.
 
 use assay_facegen::render::{Occlusion, OcclusionKind};
-use assay_facegen::{render_params, sample_params, Activation, ActionUnit, FaceRegion, Side};
+use assay_facegen::{render_params, sample_params, ActionUnit, Activation, FaceRegion, Side};
 
 use crate::common::{clean_config, downscale_luma, luma_diff, sum_inside};
 
 /// Renders identity `index` neutral and with `au` at `intensity`, returning the luma
 /// difference and the region box of `au`.
-fn au_difference(index: u64, au: ActionUnit, intensity: f32) -> (Vec<f32>, assay_facegen::PixelBox) {
+fn au_difference(
+    index: u64,
+    au: ActionUnit,
+    intensity: f32,
+) -> (Vec<f32>, assay_facegen::PixelBox) {
     let config = clean_config();
     let mut params = sample_params(&config, 21, index).unwrap();
     params.activation = Activation::neutral();
@@ -27,15 +31,25 @@ fn every_au_changes_its_region() {
             let (diff, region) = au_difference(index, au, 1.0);
             let total: f32 = diff.iter().sum();
             let inside = sum_inside(&diff, width, &region);
-            assert!(total > 300.0, "{au} on identity {index}: total luma change only {total}");
+            assert!(
+                total > 300.0,
+                "{au} on identity {index}: total luma change only {total}"
+            );
             let share = inside / total;
-            assert!(share >= 0.8, "{au} on identity {index}: only {share:.2} of the change lies in {:?}", au.region());
+            assert!(
+                share >= 0.8,
+                "{au} on identity {index}: only {share:.2} of the change lies in {:?}",
+                au.region()
+            );
 
             // Per pixel, the change inside the region dwarfs the change outside it.
             let image_area = (width * width) as f32;
             let density_inside = inside / region.area();
             let density_outside = (total - inside) / (image_area - region.area());
-            assert!(density_inside > 10.0 * density_outside, "{au} on identity {index}: inside {density_inside}, outside {density_outside}");
+            assert!(
+                density_inside > 10.0 * density_outside,
+                "{au} on identity {index}: inside {density_inside}, outside {density_outside}"
+            );
         }
     }
 }
@@ -45,7 +59,10 @@ fn au_change_grows_with_intensity() {
     for au in ActionUnit::ALL {
         let weak: f32 = au_difference(1, au, 0.3).0.iter().sum();
         let strong: f32 = au_difference(1, au, 1.0).0.iter().sum();
-        assert!(strong > weak, "{au}: intensity 1.0 changes {strong}, 0.3 changes {weak}");
+        assert!(
+            strong > weak,
+            "{au}: intensity 1.0 changes {strong}, 0.3 changes {weak}"
+        );
     }
 }
 
@@ -54,7 +71,12 @@ fn subtle_au_shows_in_zoom_not_global_view() {
     let mut config = clean_config();
     config.width = 128;
     config.height = 128;
-    for au in [ActionUnit::Au14, ActionUnit::Au6, ActionUnit::Au9, ActionUnit::Au17] {
+    for au in [
+        ActionUnit::Au14,
+        ActionUnit::Au6,
+        ActionUnit::Au9,
+        ActionUnit::Au17,
+    ] {
         let mut params = sample_params(&config, 5, 2).unwrap();
         params.activation = Activation::neutral();
         let neutral = render_params(&config, &params).unwrap();
@@ -68,7 +90,12 @@ fn subtle_au_shows_in_zoom_not_global_view() {
         let zoom_peak = diff
             .iter()
             .enumerate()
-            .filter(|(i, _)| region.contains(assay_facegen::Point { x: (*i as u32 % 128) as f32 + 0.5, y: (*i as u32 / 128) as f32 + 0.5 }))
+            .filter(|(i, _)| {
+                region.contains(assay_facegen::Point {
+                    x: (*i as u32 % 128) as f32 + 0.5,
+                    y: (*i as u32 / 128) as f32 + 0.5,
+                })
+            })
             .map(|(_, d)| *d)
             .fold(0.0, f32::max);
         let global_peak = downscale_luma(&neutral.image, 4)
@@ -76,8 +103,14 @@ fn subtle_au_shows_in_zoom_not_global_view() {
             .zip(downscale_luma(&active.image, 4))
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
-        assert!(zoom_peak > 4.0, "{au}: peak zoomed change {zoom_peak} is invisible");
-        assert!(zoom_peak > 1.8 * global_peak, "{au}: zoom peak {zoom_peak}, global peak {global_peak}");
+        assert!(
+            zoom_peak > 4.0,
+            "{au}: peak zoomed change {zoom_peak} is invisible"
+        );
+        assert!(
+            zoom_peak > 1.8 * global_peak,
+            "{au}: zoom peak {zoom_peak}, global peak {global_peak}"
+        );
     }
 }
 
@@ -91,7 +124,12 @@ fn occlusion_hides_the_region() {
         (ActionUnit::Au7, FaceRegion::EyePeriorbital),
     ];
     for (au, region) in cases {
-        for kind in [OcclusionKind::Object { tint: [0.4, 0.3, 0.3] }, OcclusionKind::Corruption] {
+        for kind in [
+            OcclusionKind::Object {
+                tint: [0.4, 0.3, 0.3],
+            },
+            OcclusionKind::Corruption,
+        ] {
             let mut params = sample_params(&config, 13, 0).unwrap();
             let render_pair = |params: &mut assay_facegen::FaceParams| {
                 params.activation = Activation::neutral();
@@ -105,7 +143,10 @@ fn occlusion_hides_the_region() {
             let visible = render_pair(&mut params);
             params.occlusion = Some(Occlusion { region, kind });
             let hidden = render_pair(&mut params);
-            assert!(hidden < 0.5 * visible, "{au} under {kind:?}: change {hidden} vs {visible} unoccluded");
+            assert!(
+                hidden < 0.5 * visible,
+                "{au} under {kind:?}: change {hidden} vs {visible} unoccluded"
+            );
         }
     }
 }

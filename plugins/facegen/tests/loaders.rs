@@ -32,17 +32,24 @@ fn rafdb_fixture_loads() {
     assert_eq!(records[3].emotion, Some(Emotion::Neutral));
     assert_eq!(records[0].split, DatasetSplit::Train);
     assert_eq!(records[2].split, DatasetSplit::Test);
-    assert_eq!(records[0].image_path, root.join("Image/aligned/train_00001_aligned.jpg"));
+    assert_eq!(
+        records[0].image_path,
+        root.join("Image/aligned/train_00001_aligned.jpg")
+    );
     assert_eq!(missing_images(&records).len(), 3);
 }
 
 #[test]
 fn rafdb_rejects_bad_label() {
     let dir = tempfile::tempdir().unwrap();
-    write(&dir.path().join("EmoLabel/list_patition_label.txt"), "train_00001.jpg 9\n");
+    write(
+        &dir.path().join("EmoLabel/list_patition_label.txt"),
+        "train_00001.jpg 9\n",
+    );
     fs::create_dir_all(dir.path().join("Image/aligned")).unwrap();
     let error = load_rafdb(dir.path()).unwrap_err().to_string();
-    assert!(error.contains("line 1") && error.contains("`9` is not 1 to 7"), "{error}");
+    assert!(error.contains("line 1"), "{error}");
+    assert!(error.contains("`9` is not 1 to 7"), "{error}");
 }
 
 #[test]
@@ -64,7 +71,10 @@ fn missing_roots_name_dataset_and_layout() {
         ("DISFA", "SNxxx_auN.txt"),
     ];
     for (error, (dataset, layout)) in errors.iter().zip(expected) {
-        assert!(matches!(error, FacegenError::MissingDataset { .. }), "{error}");
+        assert!(
+            matches!(error, FacegenError::MissingDataset { .. }),
+            "{error}"
+        );
         let text = error.to_string();
         assert!(text.starts_with(dataset), "{text}");
         assert!(text.contains(layout), "{text}");
@@ -89,22 +99,38 @@ fn affectnet_fixture_loads() {
     let records = load_affectnet(root, DatasetSplit::Train).unwrap();
     assert_eq!(records.len(), 2, "ids 8 and 10 are skipped");
     assert_eq!(records[0].emotion, Some(Emotion::Happiness));
-    assert_eq!(records[0].image_path, root.join("Manually_Annotated_Images/689/a.jpg"));
+    assert_eq!(
+        records[0].image_path,
+        root.join("Manually_Annotated_Images/689/a.jpg")
+    );
     let face = records[0].face_box.unwrap();
-    assert_eq!((face.x_min, face.y_min, face.x_max, face.y_max), (10.0, 20.0, 110.0, 130.0));
+    assert_eq!(
+        (face.x_min, face.y_min, face.x_max, face.y_max),
+        (10.0, 20.0, 110.0, 130.0)
+    );
     assert_eq!(records[0].valence, Some(0.5));
     assert_eq!(records[0].arousal, Some(-0.25));
     assert_eq!(records[1].emotion, Some(Emotion::Contempt));
 
-    let missing_validation = load_affectnet(root, DatasetSplit::Validation).unwrap_err().to_string();
-    assert!(missing_validation.contains("validation.csv"), "{missing_validation}");
+    let missing_validation = load_affectnet(root, DatasetSplit::Validation)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing_validation.contains("validation.csv"),
+        "{missing_validation}"
+    );
 }
 
 #[test]
 fn affectnet_reports_missing_column() {
     let dir = tempfile::tempdir().unwrap();
-    write(&dir.path().join("validation.csv"), "subDirectory_filePath,expression\na.jpg,1\n");
-    let error = load_affectnet(dir.path(), DatasetSplit::Validation).unwrap_err().to_string();
+    write(
+        &dir.path().join("validation.csv"),
+        "subDirectory_filePath,expression\na.jpg,1\n",
+    );
+    let error = load_affectnet(dir.path(), DatasetSplit::Validation)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("missing column `face_x`"), "{error}");
 }
 
@@ -116,16 +142,31 @@ fn ferplus_majority_matches_reference_rule() {
         // Single votes dropped: 4 of the remaining 9 is no majority.
         ([4., 0., 0., 1., 3., 2., 0., 0., 0., 0.], None),
         // 6 of the remaining 8 after dropping single votes.
-        ([6., 0., 1., 1., 0., 0., 0., 0., 2., 0.], Some(Emotion::Neutral)),
-        ([2., 0., 0., 8., 0., 0., 0., 0., 0., 0.], Some(Emotion::Sadness)),
-        ([0., 10., 0., 0., 0., 0., 0., 0., 0., 0.], Some(Emotion::Happiness)),
-        ([0., 0., 6., 0., 0., 0., 4., 0., 0., 0.], Some(Emotion::Surprise)),
+        (
+            [6., 0., 1., 1., 0., 0., 0., 0., 2., 0.],
+            Some(Emotion::Neutral),
+        ),
+        (
+            [2., 0., 0., 8., 0., 0., 0., 0., 0., 0.],
+            Some(Emotion::Sadness),
+        ),
+        (
+            [0., 10., 0., 0., 0., 0., 0., 0., 0., 0.],
+            Some(Emotion::Happiness),
+        ),
+        (
+            [0., 0., 6., 0., 0., 0., 4., 0., 0., 0.],
+            Some(Emotion::Surprise),
+        ),
         // A tie at half is not a majority.
         ([4., 0., 0., 4., 1., 0., 0., 0., 1., 0.], None),
         // Unknown and not-a-face majorities are excluded.
         ([0., 0., 0., 0., 0., 0., 0., 0., 7., 3.], None),
         ([0., 0., 0., 0., 0., 0., 0., 2., 0., 8.], None),
-        ([1., 0., 0., 0., 0., 0., 0., 3., 0., 0.], Some(Emotion::Contempt)),
+        (
+            [1., 0., 0., 0., 0., 0., 0., 3., 0., 0.],
+            Some(Emotion::Contempt),
+        ),
     ];
     for (votes, expected) in cases {
         assert_eq!(ferplus_majority(votes), expected, "votes {votes:?}");
@@ -148,10 +189,16 @@ fn ferplus_fixture_loads() {
     let records = load_ferplus(root).unwrap();
     assert_eq!(records.len(), 3);
     assert_eq!(records[0].emotion, Some(Emotion::Neutral));
-    assert_eq!(records[0].image_path, root.join("FER2013Train/fer0000001.png"));
+    assert_eq!(
+        records[0].image_path,
+        root.join("FER2013Train/fer0000001.png")
+    );
     assert_eq!(records[1].emotion, Some(Emotion::Anger));
     assert_eq!(records[1].split, DatasetSplit::Validation);
-    assert_eq!(records[1].image_path, root.join("FER2013Valid/fer0028710.png"));
+    assert_eq!(
+        records[1].image_path,
+        root.join("FER2013Valid/fer0028710.png")
+    );
     assert_eq!(records[2].emotion, Some(Emotion::Fear));
     assert_eq!(records[2].split, DatasetSplit::Test);
 }
@@ -177,7 +224,10 @@ fn sfew_fixture_loads() {
     let empty = dir.path().join("Val");
     fs::create_dir_all(empty.join("Extras")).unwrap();
     let error = load_sfew(&empty, DatasetSplit::Validation).unwrap_err();
-    assert!(matches!(error, FacegenError::MissingDataset { .. }), "{error}");
+    assert!(
+        matches!(error, FacegenError::MissingDataset { .. }),
+        "{error}"
+    );
 }
 
 #[test]
@@ -197,11 +247,21 @@ fn disfa_fixture_loads() {
     assert_eq!(records[0].subject.as_deref(), Some("SN001"));
     assert_eq!(records[0].frame, Some(1));
     assert!(records[0].action_units.is_empty());
-    assert_eq!(records[0].image_path, dir.path().join("frames/SN001/00001.png"));
+    assert_eq!(
+        records[0].image_path,
+        dir.path().join("frames/SN001/00001.png")
+    );
 
     // Frame 2: AU1 at 2 and AU12 at 3 are present, intensities divided by 5.
-    let frame2: Vec<_> = records[1].action_units.iter().map(|a| (a.au, a.intensity)).collect();
-    assert_eq!(frame2, vec![(ActionUnit::Au1, 0.4), (ActionUnit::Au12, 0.6)]);
+    let frame2: Vec<_> = records[1]
+        .action_units
+        .iter()
+        .map(|a| (a.au, a.intensity))
+        .collect();
+    assert_eq!(
+        frame2,
+        vec![(ActionUnit::Au1, 0.4), (ActionUnit::Au12, 0.6)]
+    );
     assert_eq!(records[2].action_units.len(), 1);
     assert_eq!(records[3].subject.as_deref(), Some("SN002"));
     assert_eq!(records[3].action_units[0].au, ActionUnit::Au26);
@@ -212,6 +272,9 @@ fn disfa_fixture_loads() {
 fn disfa_rejects_out_of_range_intensity() {
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("SN003/SN003_au4.txt"), "1,0\n2,7\n");
-    let error = load_disfa(&DisfaLayout::new(dir.path(), dir.path())).unwrap_err().to_string();
-    assert!(error.contains("line 2") && error.contains("intensity 7 is not 0 to 5"), "{error}");
+    let error = load_disfa(&DisfaLayout::new(dir.path(), dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("line 2"), "{error}");
+    assert!(error.contains("intensity 7 is not 0 to 5"), "{error}");
 }

@@ -49,8 +49,15 @@ fn presets_have_stated_sizes() {
     ];
     for (domain, width, height, channels) in cases {
         let image = render(&domain.config(), 5, 0).unwrap().image;
-        assert_eq!((image.width, image.height, image.channels), (width, height, channels), "{domain:?}");
-        assert_eq!(image.pixels.len(), (width * height * u32::from(channels)) as usize);
+        assert_eq!(
+            (image.width, image.height, image.channels),
+            (width, height, channels),
+            "{domain:?}"
+        );
+        assert_eq!(
+            image.pixels.len(),
+            (width * height * u32::from(channels)) as usize
+        );
     }
 }
 
@@ -63,15 +70,37 @@ fn truth_geometry_is_consistent() {
             let truth = assay_facegen::truth_of(&config, &params);
             let face = truth.face_box;
             let (w, h) = (config.width as f32, config.height as f32);
-            assert!(face.x_min >= 0.0 && face.y_min >= 0.0 && face.x_max <= w && face.y_max <= h);
-            assert!(face.width() > 0.2 * w, "{domain:?} #{index}: face box {face:?} is too small");
+            assert!(face.x_min >= 0.0, "{domain:?} #{index}: {face:?}");
+            assert!(face.y_min >= 0.0, "{domain:?} #{index}: {face:?}");
+            assert!(face.x_max <= w, "{domain:?} #{index}: {face:?}");
+            assert!(face.y_max <= h, "{domain:?} #{index}: {face:?}");
+            assert!(
+                face.width() > 0.2 * w,
+                "{domain:?} #{index}: face box {face:?} is too small"
+            );
             for point in truth.landmarks.points() {
-                assert!(face.contains(point), "{domain:?} #{index}: {point:?} outside {face:?}");
+                assert!(
+                    face.contains(point),
+                    "{domain:?} #{index}: {point:?} outside {face:?}"
+                );
             }
             let l = truth.landmarks;
-            assert!(l.left_eye.x < l.right_eye.x, "{domain:?} #{index}: eyes swapped");
-            assert!(l.mouth_left.x < l.mouth_right.x, "{domain:?} #{index}: mouth corners swapped");
-            assert!(l.left_eye.y < l.nose_tip.y && l.nose_tip.y < l.mouth_center.y, "{domain:?} #{index}: vertical order");
+            assert!(
+                l.left_eye.x < l.right_eye.x,
+                "{domain:?} #{index}: eyes swapped"
+            );
+            assert!(
+                l.mouth_left.x < l.mouth_right.x,
+                "{domain:?} #{index}: mouth corners swapped"
+            );
+            assert!(
+                l.left_eye.y < l.nose_tip.y,
+                "{domain:?} #{index}: eye below nose"
+            );
+            assert!(
+                l.nose_tip.y < l.mouth_center.y,
+                "{domain:?} #{index}: nose below mouth"
+            );
             // Each landmark lies in the region box that should contain it.
             assert!(truth.regions.eye_periorbital.contains(l.left_eye));
             assert!(truth.regions.eye_periorbital.contains(l.right_eye));
@@ -88,7 +117,9 @@ fn contempt_prototype_is_unilateral() {
     for _ in 0..20 {
         let activation = sample_prototype(Emotion::Contempt, 1.0, &mut rng);
         let labels = activation.to_labels();
-        assert!(labels.iter().any(|a| a.au == ActionUnit::Au12 || a.au == ActionUnit::Au14));
+        assert!(labels
+            .iter()
+            .any(|a| a.au == ActionUnit::Au12 || a.au == ActionUnit::Au14));
         for label in labels {
             assert_ne!(label.side, Side::Both, "{label:?} is bilateral");
         }
@@ -109,8 +140,14 @@ fn contempt_face_is_asymmetric() {
 
     let contempt_tilt = (contempt.mouth_left.y - contempt.mouth_right.y).abs();
     let happiness_tilt = (happiness.mouth_left.y - happiness.mouth_right.y).abs();
-    assert!(contempt_tilt > 2.0, "contempt corners differ by only {contempt_tilt} px");
-    assert!(happiness_tilt < 0.5, "happiness corners differ by {happiness_tilt} px");
+    assert!(
+        contempt_tilt > 2.0,
+        "contempt corners differ by only {contempt_tilt} px"
+    );
+    assert!(
+        happiness_tilt < 0.5,
+        "happiness corners differ by {happiness_tilt} px"
+    );
 }
 
 #[test]
@@ -123,7 +160,10 @@ fn label_noise_follows_rate() {
             p.emotion != p.expressed_emotion
         })
         .count();
-    assert!((150..=250).contains(&flipped), "{flipped} of 400 labels flipped at rate 0.5");
+    assert!(
+        (150..=250).contains(&flipped),
+        "{flipped} of 400 labels flipped at rate 0.5"
+    );
 
     config.label_noise_rate = 0.0;
     for i in 0..100 {
@@ -170,9 +210,16 @@ fn disfa_frames_share_subject_and_move_smoothly() {
         let truth = render(&config, 2, i).map(|s| s.truth);
         let truth = truth.unwrap();
         assert_eq!(truth.emotion, None);
-        assert_eq!(truth.sequence.unwrap().frame, i % u64::from(config.frames_per_subject));
+        assert_eq!(
+            truth.sequence.unwrap().frame,
+            i % u64::from(config.frames_per_subject)
+        );
         for label in &truth.action_units {
-            assert!(ActionUnit::DISFA.contains(&label.au), "{} is not a DISFA AU", label.au);
+            assert!(
+                ActionUnit::DISFA.contains(&label.au),
+                "{} is not a DISFA AU",
+                label.au
+            );
         }
         if i > 60 {
             break;
@@ -185,7 +232,10 @@ fn invalid_config_names_the_field() {
     let mut config = Domain::Rafdb.config();
     config.width = 8;
     let error = render(&config, 0, 0).unwrap_err();
-    assert!(matches!(error, FacegenError::InvalidConfig { field: "width", .. }), "{error}");
+    assert!(
+        matches!(error, FacegenError::InvalidConfig { field: "width", .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("16 to 1024"), "{error}");
 
     let mut config = Domain::Rafdb.config();
@@ -209,4 +259,32 @@ fn domain_config_round_trips_through_json() {
     }
     let schema = serde_json::to_string(&schemars::schema_for!(DomainConfig)).unwrap();
     assert!(schema.contains("Probability in `0.0..=1.0` that a sample's emotion label"));
+}
+
+#[test]
+fn overrides_replace_named_fields() {
+    let preset = Domain::Affectnet.config();
+    let config = preset
+        .with_overrides(
+            &serde_json::json!({"width": 64, "noise_sigma": {"max": 2.0}, "label_noise_rate": 0.0}),
+        )
+        .unwrap();
+    assert_eq!(config.width, 64);
+    assert_eq!(
+        config.noise_sigma,
+        assay_facegen::Range::new(preset.noise_sigma.min, 2.0)
+    );
+    assert_eq!(config.label_noise_rate, 0.0);
+    assert_eq!(config.height, preset.height);
+
+    let typo = preset
+        .with_overrides(&serde_json::json!({"widht": 64}))
+        .unwrap_err()
+        .to_string();
+    assert!(typo.contains("unknown field `widht`"), "{typo}");
+    let out_of_range = preset
+        .with_overrides(&serde_json::json!({"label_noise_rate": 2.0}))
+        .unwrap_err()
+        .to_string();
+    assert!(out_of_range.contains("label_noise_rate"), "{out_of_range}");
 }

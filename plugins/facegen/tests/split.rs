@@ -17,17 +17,27 @@ fn split_round_trips() {
             assert_eq!(record.truth, sample.truth);
             assert_eq!(record.file, format!("images/{:06}.png", sample.index));
             let decoded = image::open(out.join(&record.file)).unwrap();
-            assert_eq!((decoded.width(), decoded.height()), (sample.image.width, sample.image.height));
+            assert_eq!(
+                (decoded.width(), decoded.height()),
+                (sample.image.width, sample.image.height)
+            );
             let bytes = if sample.image.channels == 1 {
                 decoded.to_luma8().into_raw()
             } else {
                 decoded.to_rgb8().into_raw()
             };
-            assert_eq!(bytes, sample.image.pixels, "PNG pixels differ for {}", record.file);
+            assert_eq!(
+                bytes, sample.image.pixels,
+                "PNG pixels differ for {}",
+                record.file
+            );
         }
 
         // No temporary file is left behind.
-        let leftovers: Vec<_> = walk(&out).into_iter().filter(|p| p.to_string_lossy().ends_with(".tmp")).collect();
+        let leftovers: Vec<_> = walk(&out)
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+            .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }

@@ -9,7 +9,7 @@ use tracing::warn;
 use crate::error::{ReportError, Result};
 use crate::results::WHOLE_DATASET;
 use crate::runs::Runs;
-use crate::spec::{validate_tables, Aggregate, Axis, Dimension, Direction, ReferenceBlock, ReferenceColumns, TableSpec};
+use crate::spec::{validate_tables, Aggregate, Axis, BoldBest, Dimension, Direction, ReferenceBlock, ReferenceColumns, TableSpec};
 use crate::stats;
 use crate::table::{Cell, CellKind, Estimate, Spread, Table, TableRow};
 
@@ -177,36 +177,21 @@ pub fn build_table(spec: &TableSpec, reference: &ReferenceBlock, runs: &Runs) ->
         metrics_by_cell.push(metrics_of_row);
     }
 
-    // Bold the best value of each column among cells of the same metric.
-    if spec.bold_best {
-        for column in 0..column_keys.keys.len() {
-            let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-            for (row, metrics) in metrics_by_cell.iter().enumerate() {
-                groups.entry(metrics[column]).or_default().push(row);
-            }
-            for (metric, rows) in groups {
-                let direction = spec.metrics[metric].direction;
-                // Compare printed values so that two rows that print the same are both bold.
-                let printed: Vec<(usize, f64)> = rows
-                    .iter()
-                    .filter_map(|&row| {
-                        let cell = &grid[row][column];
-                        let text = crate::table::format_number(cell.estimate?.value, cell.decimals);
-                        Some((row, text.parse::<f64>().ok()?))
-                    })
-                    .collect();
-                if printed.len() < 2 {
-                    continue;
-                }
-                let best = printed.iter().map(|&(_, v)| v).fold(None, |best: Option<f64>, v| match (best, direction) {
-                    (None, _) => Some(v),
-                    (Some(b), Direction::Higher) => Some(b.max(v)),
-                    (Some(b), Direction::Lower) => Some(b.min(v)),
-                });
-                for (row, v) in printed {
-                    grid[row][column].bold = Some(v) == best;
-                }
-            }
+    // Bold the best value of each column (or row) among cells of the same metric.
+    let (lines, line_length) = match spec.bold_best {
+        BoldBest::Column => (column_keys.keys.len(), row_keys.keys.len()),
+        BoldBest::Row => (row_keys.keys.len(), column_keys.keys.len()),
+        BoldBest::None => (0, 0),
+    };
+    for line in 0..lines {
+        let at = |position: usize| if spec.bold_best == BoldBest::Row { (line, position) } else { (position, line) };
+        let mut groups: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
+        for position in 0..line_length {
+            let (row, column) = at(position);
+            groups.entry(metrics_by_cell[row][column]).or_default().push((row, column));
+        }
+        for (metric, members) in groups {
+            mark_best(&mut grid, &members, spec.metrics[metric].direction);
         }
     }
 
@@ -268,6 +253,31 @@ pub fn build_table(spec: &TableSpec, reference: &ReferenceBlock, runs: &Runs) ->
         rows,
         tolerance: spec.tolerance,
     })
+}
+
+/// Marks the best of `members` (row, column) bold; ties on the printed value are all bold
+/// and fewer than two values mark nothing.
+fn mark_best(grid: &mut [Vec<Cell>], members: &[(usize, usize)], direction: Direction) {
+    // Compare printed values so that two cells that print the same are both bold.
+    let printed: Vec<((usize, usize), f64)> = members
+        .iter()
+        .filter_map(|&(row, column)| {
+            let cell = &grid[row][column];
+            let text = crate::table::format_number(cell.estimate?.value, cell.decimals);
+            Some(((row, column), text.parse::<f64>().ok()?))
+        })
+        .collect();
+    if printed.len() < 2 {
+        return;
+    }
+    let values = printed.iter().map(|&(_, v)| v);
+    let best = match direction {
+        Direction::Higher => values.fold(f64::NEG_INFINITY, f64::max),
+        Direction::Lower => values.fold(f64::INFINITY, f64::min),
+    };
+    for ((row, column), value) in printed {
+        grid[row][column].bold = value == best;
+    }
 }
 
 fn aggregate_cell(

@@ -58,8 +58,8 @@ pub struct MetricChange {
 }
 
 impl MetricChange {
-    /// Whether the change exceeds the noise: the paired interval excludes 0. `None`
-    /// without per-sample rows.
+    /// Returns whether the change exceeds the noise, meaning the paired interval excludes 0.
+    /// `None` without per-sample rows.
     pub fn exceeds_noise(&self) -> Option<bool> {
         self.noise.map(|interval| interval.low > 0.0 || interval.high < 0.0)
     }

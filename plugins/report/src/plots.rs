@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use tracing::{debug, warn};
@@ -94,7 +93,7 @@ pub struct ReliabilityBin {
 ///
 /// Sample `i` with confidence `c` in [0, 1] goes to bin `min(floor(c * bins), bins - 1)`,
 /// with a small epsilon so that 0.3 lands in bin 3 of 10 despite float rounding; 1.0 is in
-/// the last bin. `correct` holds 1 for a correct answer and 0 otherwise.
+/// the last bin. `correct` is 1 for a correct answer and 0 otherwise.
 pub fn reliability_bins(confidence: &[f64], correct: &[f64], bins: usize) -> Vec<ReliabilityBin> {
     let bins = bins.max(1);
     let mut sums = vec![(0usize, 0.0f64, 0.0f64); bins];
@@ -116,22 +115,24 @@ pub fn reliability_bins(confidence: &[f64], correct: &[f64], bins: usize) -> Vec
         .collect()
 }
 
-/// Risk-coverage curve: answering only the `k` most confident samples gives coverage
-/// `k / n` and risk (error rate among them) `1 - mean(correct)`, for `k = 1..=n`.
-/// Returns `(coverage, risk)` pairs in increasing coverage.
+/// Computes the risk-coverage curve. Keeping only the `k` most confident samples gives
+/// coverage `k / n` and risk `1 - mean(correct)` (the error rate among them), for
+/// `k = 1..=n`. Samples with equal confidence are kept or dropped together, so a tie
+/// gives one point. Returns `(coverage, risk)` pairs in increasing coverage.
 pub fn risk_coverage(confidence: &[f64], correct: &[f64]) -> Vec<(f64, f64)> {
     let mut order: Vec<usize> = (0..confidence.len().min(correct.len())).collect();
     order.sort_by(|&i, &j| confidence[j].total_cmp(&confidence[i]));
     let n = order.len() as f64;
     let mut errors = 0.0;
-    order
-        .iter()
-        .enumerate()
-        .map(|(k, &i)| {
-            errors += 1.0 - correct[i];
-            ((k + 1) as f64 / n, errors / (k + 1) as f64)
-        })
-        .collect()
+    let mut curve = Vec::with_capacity(order.len());
+    for (k, &i) in order.iter().enumerate() {
+        errors += 1.0 - correct[i];
+        let tie_continues = order.get(k + 1).is_some_and(|&next| confidence[next] == confidence[i]);
+        if !tie_continues {
+            curve.push(((k + 1) as f64 / n, errors / (k + 1) as f64));
+        }
+    }
+    curve
 }
 
 /// Draws a reliability diagram (bars of per-bin accuracy against the diagonal) to
@@ -162,7 +163,7 @@ pub fn plot_reliability_diagram(confidence: &[f64], correct: &[f64], bins: usize
             .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], BLACK.stroke_width(2)));
         chart
             .draw_series(bins.iter().filter_map(|bin| Some(Circle::new((bin.confidence?, bin.accuracy?), 4, PALETTE[3].filled()))))?
-            .label("mean confidence")
+            .label("mean confidence vs accuracy")
             .legend(|(x, y)| Circle::new((x + 7, y), 4, PALETTE[3].filled()));
         chart.configure_series_labels().position(SeriesLabelPosition::UpperLeft).background_style(WHITE.mix(0.85)).border_style(BLACK).label_font((FAMILY, 15)).draw()?;
         Ok(())
@@ -219,7 +220,13 @@ pub fn plot_training_curves(points: &[MetricPoint], names: &[String], title: &st
                 .x_label_area_size(40)
                 .y_label_area_size(55)
                 .build_cartesian_2d(0f64..x_max, (y_min - pad)..(y_max + pad))?;
-            chart.configure_mesh().x_desc("step").label_style((FAMILY, 13)).draw()?;
+            chart
+                .configure_mesh()
+                .x_desc("step")
+                .x_labels(5)
+                .x_label_formatter(&|step| format!("{step:.0}"))
+                .label_style((FAMILY, 13))
+                .draw()?;
             for (i, (stage, values)) in stages.iter().enumerate() {
                 let mut values = values.clone();
                 values.sort_by(|a, b| a.0.total_cmp(&b.0));

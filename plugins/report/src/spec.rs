@@ -53,10 +53,11 @@ pub struct TableSpec {
     /// How the runs (seeds) of one cell combine. Default: `mean_std`.
     #[serde(default)]
     pub aggregate: Aggregate,
-    /// Print the best value of each column in bold, as papers do; cells of one column are
-    /// compared only with cells of the same metric. Default: true.
-    #[serde(default = "default_true")]
-    pub bold_best: bool,
+    /// Which cells compete for bold: the best value of each column (methods in rows, as
+    /// most papers print them), of each row (methods in columns), or none. Only cells of
+    /// the same metric compete. Default: `column`.
+    #[serde(default)]
+    pub bold_best: BoldBest,
     /// Which columns to add from the `reference:` block when it has an entry for this
     /// table. Default: `difference`.
     #[serde(default)]
@@ -272,6 +273,19 @@ impl Default for Aggregate {
     }
 }
 
+/// Which cells compete when bolding the best value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BoldBest {
+    /// The best value of each column is bold.
+    #[default]
+    Column,
+    /// The best value of each row is bold.
+    Row,
+    /// Nothing is bold.
+    None,
+}
+
 /// Columns taken from the `reference:` block.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -358,6 +372,13 @@ impl TableSpec {
                 "table `{name}` lists {} metrics but neither `rows` nor `columns` is by `metric`: keep one metric or set `by: metric` on an axis",
                 self.metrics.len()
             ));
+        }
+        for axis in [&self.rows, &self.columns].into_iter().filter(|a| a.by == Dimension::Metric) {
+            if let Some(unknown) = axis.values.iter().find(|v| !self.metrics.iter().any(|m| &m.name == *v)) {
+                return Err(format!(
+                    "table `{name}`: axis value `{unknown}` is not in `metrics`: add it to `metrics` or remove it from `values`"
+                ));
+            }
         }
         for metric in &self.metrics {
             if let Some(decimals) = metric.format.decimals {

@@ -96,7 +96,8 @@ pub fn reports_spec() -> ReportsSpec {
                 "metrics": [{"name": "auroc", "format": {"decimals": 2}}],
                 "rows": {"by": "subset"},
                 "columns": {"by": "stage"},
-                "aggregate": {"method": "mean"}
+                "aggregate": {"method": "mean"},
+                "bold_best": "row"
             }
         ]
     }))

@@ -86,3 +86,10 @@ fn risk_coverage_by_hand() {
     let curve = risk_coverage(&[0.9, 0.2, 0.8, 0.5], &[1.0, 0.0, 0.0, 1.0]);
     assert_eq!(curve, vec![(0.25, 0.0), (0.5, 0.5), (0.75, 1.0 / 3.0), (1.0, 0.5)]);
 }
+
+#[test]
+fn risk_coverage_ties_give_one_point() {
+    // The two samples at 0.9 enter together: one right, one wrong.
+    let curve = risk_coverage(&[0.9, 0.9, 0.5], &[1.0, 0.0, 1.0]);
+    assert_eq!(curve, vec![(2.0 / 3.0, 0.5), (1.0, 1.0 / 3.0)]);
+}

@@ -121,8 +121,8 @@ fn two_values_per_run_is_an_error() {
     // Without the dataset filter, each run has accuracy on two datasets in one cell.
     spec.filter.dataset.clear();
     let error = build_table(&spec, &ReferenceBlock::new(), &runs).unwrap_err().to_string();
-    assert!(error.contains("row `sft`, column `accuracy`"), "{error}");
-    assert!(error.contains("sft/chartqa/all, sft/mathvista/all"), "{error}");
+    assert!(error.contains("row `base`, column `accuracy`"), "{error}");
+    assert!(error.contains("base/chartqa/all, base/mathvista/all"), "{error}");
     assert!(error.contains("add a `filter`"), "{error}");
 }
 
@@ -145,6 +145,10 @@ fn spec_validation_messages() {
     let mut spec = fixture::table_spec("main");
     spec.columns.by = assay_report::spec::Dimension::Dataset;
     assert!(spec.validate().unwrap_err().contains("neither `rows` nor `columns` is by `metric`"));
+
+    let mut spec = fixture::table_spec("main");
+    spec.columns.values = vec!["accuracy".into(), "f1".into()];
+    assert!(spec.validate().unwrap_err().contains("axis value `f1` is not in `metrics`"));
 
     let mut spec = fixture::table_spec("main");
     spec.name = "main table".into();
@@ -197,4 +201,14 @@ fn build_tables_keeps_spec_order() {
     let tables = build_tables(&fixture::reports_spec().tables, &fixture::reference(), &runs).unwrap();
     let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["main", "subsets"]);
+}
+
+#[test]
+fn bold_best_none_marks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = fixture::load(dir.path());
+    let mut spec = fixture::table_spec("main");
+    spec.bold_best = assay_report::spec::BoldBest::None;
+    let table = build_table(&spec, &ReferenceBlock::new(), &runs).unwrap();
+    assert!(table.rows.iter().flat_map(|r| &r.cells).all(|c| !c.bold));
 }

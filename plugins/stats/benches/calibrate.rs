@@ -34,8 +34,10 @@ fn bench_crc_threshold(c: &mut Criterion) {
     // Harms spread over 200 binary orders of magnitude need more than 126 bits, which
     // forces the arbitrary-precision path.
     let mut rng = ChaCha8Rng::seed_from_u64(8);
-    let wide_harms: Vec<f64> =
-        graded_harms.iter().map(|&harm| harm * 2f64.powi(-rng.random_range(0..200))).collect();
+    let wide_harms: Vec<f64> = graded_harms
+        .iter()
+        .map(|&harm| harm * 2f64.powi(-rng.random_range(0..200)))
+        .collect();
     c.bench_function("crc_threshold 1M binary harms", |b| {
         b.iter(|| crc_threshold(&scores, &binary_harms, 0.1, 1.0).unwrap())
     });

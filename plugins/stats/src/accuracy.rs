@@ -20,6 +20,10 @@ pub fn accuracy(correct: &[bool]) -> Result<f64, StatsError> {
 pub fn label_accuracy<L: PartialEq>(expected: &[L], predicted: &[L]) -> Result<f64, StatsError> {
     check::non_empty("expected", expected)?;
     check::same_length("expected", expected, "predicted", predicted)?;
-    let matches = expected.iter().zip(predicted).filter(|(e, p)| e == p).count();
+    let matches = expected
+        .iter()
+        .zip(predicted)
+        .filter(|(e, p)| e == p)
+        .count();
     Ok(matches as f64 / expected.len() as f64)
 }

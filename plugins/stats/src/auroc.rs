@@ -8,7 +8,7 @@ use crate::StatsError;
 /// This is the Mann-Whitney statistic: the probability that a random positive scores
 /// above a random negative, with tied pairs counting one half (through average ranks).
 /// Returns `Ok(None)` and logs a warning when only one class is present, because the
-/// area is undefined there; callers report it as missing, never as 0 or 0.5.
+/// area is undefined there. Callers report it as missing, never as 0 or 0.5.
 ///
 /// # Errors
 /// Empty or unequal inputs, or a NaN or infinite score.

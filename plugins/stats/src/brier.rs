@@ -12,7 +12,13 @@ use crate::StatsError;
 pub fn brier_score(confidences: &[f64], correct: &[bool]) -> Result<f64, StatsError> {
     check::non_empty("confidences", confidences)?;
     check::same_length("confidences", confidences, "correct", correct)?;
-    check::in_range("confidences", confidences, 0.0, 1.0, "a confidence in [0, 1]")?;
+    check::in_range(
+        "confidences",
+        confidences,
+        0.0,
+        1.0,
+        "a confidence in [0, 1]",
+    )?;
     let squared_error: f64 = confidences
         .iter()
         .zip(correct)

@@ -39,7 +39,12 @@ pub(crate) fn in_range(
     for (index, &value) in values.iter().enumerate() {
         // `contains` is false for NaN, so NaN is rejected too.
         if !(low..=high).contains(&value) {
-            return Err(StatsError::InvalidValue { name, index, value, expected });
+            return Err(StatsError::InvalidValue {
+                name,
+                index,
+                value,
+                expected,
+            });
         }
     }
     Ok(())

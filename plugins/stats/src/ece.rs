@@ -13,7 +13,7 @@ use crate::StatsError;
 /// Number of bins used when a caller has no preference.
 pub const DEFAULT_BIN_COUNT: usize = 15;
 
-/// How confidences are grouped into bins.
+/// Grouping of confidences into bins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Binning {
     /// `bin_count` bins of width `1 / bin_count` over `[0, 1]`; see [`equal_width_bin`].
@@ -25,7 +25,7 @@ pub enum Binning {
     EqualMass,
 }
 
-/// How the per-bin gaps `|acc_k - conf_k|` are combined.
+/// Combination of the per-bin gaps `|acc_k - conf_k|` into one number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CalibrationNorm {
     /// Weighted mean of absolute gaps (the usual ECE).
@@ -38,7 +38,7 @@ pub enum CalibrationNorm {
 }
 
 /// One bin of a reliability diagram.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReliabilityBin {
     /// Lower edge of the bin. For equal-mass bins, the smallest confidence in it.
     pub lower: f64,
@@ -61,14 +61,18 @@ pub struct ReliabilityBin {
 pub fn equal_width_bin(confidence: f64, bin_count: usize) -> usize {
     let scaled = confidence * bin_count as f64;
     let nearest = scaled.round();
-    let index = if (scaled - nearest).abs() <= 1e-9 { nearest } else { scaled.floor() };
+    let index = if (scaled - nearest).abs() <= 1e-9 {
+        nearest
+    } else {
+        scaled.floor()
+    };
     // `index` is at least 0 because confidences are checked to lie in [0, 1].
     (index.max(0.0) as usize).min(bin_count - 1)
 }
 
 /// Computes the reliability-diagram bins of `confidences` against `correct`.
 ///
-/// `confidences` lie in `[0, 1]`; `correct[i]` says whether item `i` was right.
+/// `confidences` lie in `[0, 1]`; `correct[i]` is true when item `i` was right.
 /// Returns `bin_count` bins in ascending order, empty ones included (with NaN means).
 ///
 /// # Errors
@@ -81,7 +85,13 @@ pub fn reliability_diagram(
 ) -> Result<Vec<ReliabilityBin>, StatsError> {
     check::non_empty("confidences", confidences)?;
     check::same_length("confidences", confidences, "correct", correct)?;
-    check::in_range("confidences", confidences, 0.0, 1.0, "a confidence in [0, 1]")?;
+    check::in_range(
+        "confidences",
+        confidences,
+        0.0,
+        1.0,
+        "a confidence in [0, 1]",
+    )?;
     if bin_count == 0 {
         return Err(StatsError::InvalidParameter {
             name: "bin_count",

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use crate::check;
 use crate::StatsError;
 
-/// What an F1 with `TP = FP = FN = 0` scores.
+/// Score given to an F1 of `0 / 0`, that is, `TP = FP = FN = 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZeroDivision {
     /// Score 0.
@@ -34,7 +34,11 @@ pub struct ClassF1<L> {
 }
 
 /// Returns `2 TP / (2 TP + FP + FN)`, or `None` when all three counts are 0.
-fn f1_from_counts(true_positives: usize, false_positives: usize, false_negatives: usize) -> Option<f64> {
+fn f1_from_counts(
+    true_positives: usize,
+    false_positives: usize,
+    false_negatives: usize,
+) -> Option<f64> {
     let denominator = 2 * true_positives + false_positives + false_negatives;
     if denominator == 0 {
         return None;
@@ -43,7 +47,11 @@ fn f1_from_counts(true_positives: usize, false_positives: usize, false_negatives
 }
 
 /// Resolves an undefined F1 under a policy that must give a number.
-fn resolve(f1: Option<f64>, zero_division: ZeroDivision, function: &str) -> Result<f64, StatsError> {
+fn resolve(
+    f1: Option<f64>,
+    zero_division: ZeroDivision,
+    function: &str,
+) -> Result<f64, StatsError> {
     match (f1, zero_division) {
         (_, ZeroDivision::Exclude) => Err(StatsError::Unsupported(format!(
             "`ZeroDivision::Exclude` applies only to averages over classes, not to `{function}`: \
@@ -61,20 +69,32 @@ fn resolve(f1: Option<f64>, zero_division: ZeroDivision, function: &str) -> Resu
 ///
 /// # Errors
 /// `zero_division` is [`ZeroDivision::Exclude`].
-pub fn set_f1<T: Ord>(predicted: &[T], expected: &[T], zero_division: ZeroDivision) -> Result<f64, StatsError> {
+pub fn set_f1<T: Ord>(
+    predicted: &[T],
+    expected: &[T],
+    zero_division: ZeroDivision,
+) -> Result<f64, StatsError> {
     let predicted: BTreeSet<&T> = predicted.iter().collect();
     let expected: BTreeSet<&T> = expected.iter().collect();
     let true_positives = predicted.intersection(&expected).count();
     let false_positives = predicted.len() - true_positives;
     let false_negatives = expected.len() - true_positives;
-    resolve(f1_from_counts(true_positives, false_positives, false_negatives), zero_division, "set_f1")
+    resolve(
+        f1_from_counts(true_positives, false_positives, false_negatives),
+        zero_division,
+        "set_f1",
+    )
 }
 
 /// Computes the F1 of the positive class (`true`) of binary labels.
 ///
 /// # Errors
 /// Empty or unequal inputs, or `zero_division` is [`ZeroDivision::Exclude`].
-pub fn binary_f1(y_true: &[bool], y_pred: &[bool], zero_division: ZeroDivision) -> Result<f64, StatsError> {
+pub fn binary_f1(
+    y_true: &[bool],
+    y_pred: &[bool],
+    zero_division: ZeroDivision,
+) -> Result<f64, StatsError> {
     check::non_empty("y_true", y_true)?;
     check::same_length("y_true", y_true, "y_pred", y_pred)?;
     let mut counts = (0, 0, 0);
@@ -86,7 +106,11 @@ pub fn binary_f1(y_true: &[bool], y_pred: &[bool], zero_division: ZeroDivision) 
             (false, false) => {}
         }
     }
-    resolve(f1_from_counts(counts.0, counts.1, counts.2), zero_division, "binary_f1")
+    resolve(
+        f1_from_counts(counts.0, counts.1, counts.2),
+        zero_division,
+        "binary_f1",
+    )
 }
 
 /// Computes one-vs-rest counts and F1 for every class of a multi-class labelling.
@@ -106,7 +130,13 @@ pub fn per_class_f1<L: Ord + Clone>(
     check::same_length("y_true", y_true, "y_pred", y_pred)?;
     let labels: Vec<L> = match labels {
         Some(labels) => labels.to_vec(),
-        None => y_true.iter().chain(y_pred).cloned().collect::<BTreeSet<L>>().into_iter().collect(),
+        None => y_true
+            .iter()
+            .chain(y_pred)
+            .cloned()
+            .collect::<BTreeSet<L>>()
+            .into_iter()
+            .collect(),
     };
     let scores = labels
         .into_iter()
@@ -135,7 +165,10 @@ pub fn per_class_f1<L: Ord + Clone>(
 }
 
 /// Averages per-class F1 values under a zero-division policy.
-fn average_f1(per_class: impl Iterator<Item = Option<f64>>, zero_division: ZeroDivision) -> Result<f64, StatsError> {
+fn average_f1(
+    per_class: impl Iterator<Item = Option<f64>>,
+    zero_division: ZeroDivision,
+) -> Result<f64, StatsError> {
     let mut sum = 0.0;
     let mut count = 0usize;
     for f1 in per_class {
@@ -187,14 +220,19 @@ pub fn micro_f1<L: Ord + Clone>(
     zero_division: ZeroDivision,
 ) -> Result<f64, StatsError> {
     let per_class = per_class_f1(y_true, y_pred, labels)?;
-    let (true_positives, false_positives, false_negatives) = per_class.iter().fold((0, 0, 0), |sums, class| {
-        (
-            sums.0 + class.true_positives,
-            sums.1 + class.false_positives,
-            sums.2 + class.false_negatives,
-        )
-    });
-    resolve(f1_from_counts(true_positives, false_positives, false_negatives), zero_division, "micro_f1")
+    let (true_positives, false_positives, false_negatives) =
+        per_class.iter().fold((0, 0, 0), |sums, class| {
+            (
+                sums.0 + class.true_positives,
+                sums.1 + class.false_positives,
+                sums.2 + class.false_negatives,
+            )
+        });
+    resolve(
+        f1_from_counts(true_positives, false_positives, false_negatives),
+        zero_division,
+        "micro_f1",
+    )
 }
 
 /// F1 of each label of a multi-label task, and their mean.
@@ -210,7 +248,7 @@ pub struct MultilabelF1 {
 /// Computes the F1 of each label of a multi-label task and their mean, such as the F1 of
 /// each facial Action Unit over a set of images.
 ///
-/// `y_true[i][j]` says whether item `i` has label `j`; every row has the same length.
+/// `y_true[i][j]` is true when item `i` has label `j`; every row has the same length.
 ///
 /// # Errors
 /// Empty inputs, rows of different lengths, or every label excluded.

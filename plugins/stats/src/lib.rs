@@ -10,10 +10,12 @@
 //! - [`conformal`]: conformal risk control thresholds, weighted variants, Learn-then-Test
 //!   and evaluation on a test split.
 //! - [`table`]: the [`table::ScoreTable`] of calibration items read from CSV.
+//! - [`calibration`]: one call that calibrates a table and evaluates the result.
 
 pub mod accuracy;
 pub mod auroc;
 pub mod brier;
+pub mod calibration;
 pub mod confidence;
 pub mod conformal;
 pub mod ece;

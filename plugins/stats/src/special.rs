@@ -96,7 +96,12 @@ fn beta_continued_fraction(a: f64, b: f64, x: f64) -> f64 {
             return fraction;
         }
     }
-    tracing::warn!(a, b, x, "incomplete beta continued fraction did not converge; result may be inexact");
+    tracing::warn!(
+        a,
+        b,
+        x,
+        "incomplete beta continued fraction did not converge; result may be inexact"
+    );
     fraction
 }
 
@@ -125,7 +130,10 @@ mod tests {
         for n in 1..20u32 {
             factorial *= n as f64;
             // Gamma(n + 1) = n!
-            assert!((ln_gamma(n as f64 + 1.0) - factorial.ln()).abs() < 1e-12, "n = {n}");
+            assert!(
+                (ln_gamma(n as f64 + 1.0) - factorial.ln()).abs() < 1e-12,
+                "n = {n}"
+            );
         }
         // Gamma(1/2) = sqrt(pi).
         assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-13);
@@ -136,12 +144,17 @@ mod tests {
         for &(n, p) in &[(10u64, 0.3f64), (25, 0.05), (40, 0.5), (7, 0.9)] {
             let mut cumulative = 0.0;
             for k in 0..n {
-                let log_pmf = ln_gamma(n as f64 + 1.0) - ln_gamma(k as f64 + 1.0) - ln_gamma((n - k) as f64 + 1.0)
+                let log_pmf = ln_gamma(n as f64 + 1.0)
+                    - ln_gamma(k as f64 + 1.0)
+                    - ln_gamma((n - k) as f64 + 1.0)
                     + k as f64 * p.ln()
                     + (n - k) as f64 * (1.0 - p).ln();
                 cumulative += log_pmf.exp();
                 let computed = binomial_cdf(k, n, p);
-                assert!((computed - cumulative).abs() < 1e-10, "n = {n}, p = {p}, k = {k}: {computed} vs {cumulative}");
+                assert!(
+                    (computed - cumulative).abs() < 1e-10,
+                    "n = {n}, p = {p}, k = {k}: {computed} vs {cumulative}"
+                );
             }
         }
     }

@@ -12,7 +12,10 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     #[error("failed to read score table `{path}`: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 
     #[error("failed to parse score table: {0}")]
     Csv(#[from] csv::Error),
@@ -21,19 +24,37 @@ pub enum TableError {
     Empty,
 
     #[error("score table has no `{missing}` column (found: {found}): add a `{missing}` column")]
-    MissingColumn { missing: &'static str, found: String },
+    MissingColumn {
+        missing: &'static str,
+        found: String,
+    },
 
     #[error("row {row}: `{column}` = `{value}` is not a finite number: fix or remove the row")]
-    NotANumber { row: usize, column: &'static str, value: String },
+    NotANumber {
+        row: usize,
+        column: &'static str,
+        value: String,
+    },
 
     #[error("row {row}: `{column}` = {value} is outside [0, {bound}]: fix the value or raise the harm bound `B`")]
-    HarmOutOfRange { row: usize, column: &'static str, value: f64, bound: f64 },
+    HarmOutOfRange {
+        row: usize,
+        column: &'static str,
+        value: f64,
+        bound: f64,
+    },
 
     #[error("row {row}: `weight` = {value} is negative: weights must be at least 0")]
     NegativeWeight { row: usize, value: f64 },
 
-    #[error("column `{column}` has {found} values but `score` has {expected}: pass one value per item")]
-    LengthMismatch { column: &'static str, expected: usize, found: usize },
+    #[error(
+        "column `{column}` has {found} values but `score` has {expected}: pass one value per item"
+    )]
+    LengthMismatch {
+        column: &'static str,
+        expected: usize,
+        found: usize,
+    },
 
     #[error("invalid harm bound {0}: expected a finite number above 0")]
     InvalidBound(f64),
@@ -80,7 +101,11 @@ impl ScoreTable {
             if found == expected {
                 Ok(())
             } else {
-                Err(TableError::LengthMismatch { column, expected, found })
+                Err(TableError::LengthMismatch {
+                    column,
+                    expected,
+                    found,
+                })
             }
         };
         check_length("harm", harms.len())?;
@@ -96,7 +121,11 @@ impl ScoreTable {
 
         for (index, &score) in scores.iter().enumerate() {
             if !score.is_finite() {
-                return Err(TableError::NotANumber { row: index + 1, column: "score", value: score.to_string() });
+                return Err(TableError::NotANumber {
+                    row: index + 1,
+                    column: "score",
+                    value: score.to_string(),
+                });
             }
         }
         for (index, &harm) in harms.iter().enumerate() {
@@ -105,7 +134,13 @@ impl ScoreTable {
         for (index, &weight) in weights.iter().flatten().enumerate() {
             check_weight(index + 1, weight)?;
         }
-        Ok(ScoreTable { scores, harms, categories, trajectories, weights })
+        Ok(ScoreTable {
+            scores,
+            harms,
+            categories,
+            trajectories,
+            weights,
+        })
     }
 
     /// Reads a CSV file; see [`Self::from_csv_reader`].
@@ -113,8 +148,10 @@ impl ScoreTable {
     /// # Errors
     /// The file cannot be opened, or as for `from_csv_reader`.
     pub fn from_csv_path(path: &Path, bound: f64) -> Result<Self, TableError> {
-        let file = std::fs::File::open(path)
-            .map_err(|source| TableError::Io { path: path.display().to_string(), source })?;
+        let file = std::fs::File::open(path).map_err(|source| TableError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_csv_reader(file, bound)
     }
 
@@ -129,7 +166,9 @@ impl ScoreTable {
         if !(bound > 0.0 && bound.is_finite()) {
             return Err(TableError::InvalidBound(bound));
         }
-        let mut csv_reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(reader);
+        let mut csv_reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(reader);
 
         // Locate the columns.
         let headers = csv_reader.headers()?.clone();
@@ -137,12 +176,26 @@ impl ScoreTable {
             return Err(TableError::Empty);
         }
         let position = |name: &str| headers.iter().position(|header| header == name);
-        let found = || headers.iter().map(|header| format!("`{header}`")).collect::<Vec<_>>().join(", ");
-        let score_column = position("score").ok_or_else(|| TableError::MissingColumn { missing: "score", found: found() })?;
+        let found = || {
+            headers
+                .iter()
+                .map(|header| format!("`{header}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let score_column = position("score").ok_or_else(|| TableError::MissingColumn {
+            missing: "score",
+            found: found(),
+        })?;
         let (harm_column, harm_name) = match (position("harm"), position("label")) {
             (Some(column), _) => (column, "harm"),
             (None, Some(column)) => (column, "label"),
-            (None, None) => return Err(TableError::MissingColumn { missing: "harm", found: found() }),
+            (None, None) => {
+                return Err(TableError::MissingColumn {
+                    missing: "harm",
+                    found: found(),
+                })
+            }
         };
         let category_column = position("category");
         let trajectory_column = position("trajectory");
@@ -160,14 +213,18 @@ impl ScoreTable {
             let row = index + 1;
             let field = |column: usize| record.get(column).unwrap_or("");
 
-            table.scores.push(parse_number(row, "score", field(score_column))?);
+            table
+                .scores
+                .push(parse_number(row, "score", field(score_column))?);
             let harm = parse_number(row, harm_name, field(harm_column))?;
             check_harm(row, harm_name, harm, bound)?;
             table.harms.push(harm);
             if let (Some(column), Some(categories)) = (category_column, table.categories.as_mut()) {
                 categories.push(field(column).to_string());
             }
-            if let (Some(column), Some(trajectories)) = (trajectory_column, table.trajectories.as_mut()) {
+            if let (Some(column), Some(trajectories)) =
+                (trajectory_column, table.trajectories.as_mut())
+            {
                 trajectories.push(field(column).to_string());
             }
             if let (Some(column), Some(weights)) = (weight_column, table.weights.as_mut()) {
@@ -188,13 +245,13 @@ impl ScoreTable {
         self.scores.len()
     }
 
-    /// Whether the table has no items (never true for a table built by this module).
+    /// Returns whether the table has no items (never true for a table built by this module).
     pub fn is_empty(&self) -> bool {
         self.scores.is_empty()
     }
 
     /// Returns `harm > 0` for each item: "harmful", or for confidence tables "correct"
-    /// when the `label` column holds correctness.
+    /// when the `label` column contains correctness.
     pub fn positive_labels(&self) -> Vec<bool> {
         self.harms.iter().map(|&harm| harm > 0.0).collect()
     }
@@ -204,23 +261,40 @@ impl ScoreTable {
 fn parse_number(row: usize, column: &'static str, text: &str) -> Result<f64, TableError> {
     match text.parse::<f64>() {
         Ok(value) if value.is_finite() => Ok(value),
-        _ => Err(TableError::NotANumber { row, column, value: text.to_string() }),
+        _ => Err(TableError::NotANumber {
+            row,
+            column,
+            value: text.to_string(),
+        }),
     }
 }
 
 fn check_harm(row: usize, column: &'static str, harm: f64, bound: f64) -> Result<(), TableError> {
     if !harm.is_finite() {
-        return Err(TableError::NotANumber { row, column, value: harm.to_string() });
+        return Err(TableError::NotANumber {
+            row,
+            column,
+            value: harm.to_string(),
+        });
     }
     if !(0.0..=bound).contains(&harm) {
-        return Err(TableError::HarmOutOfRange { row, column, value: harm, bound });
+        return Err(TableError::HarmOutOfRange {
+            row,
+            column,
+            value: harm,
+            bound,
+        });
     }
     Ok(())
 }
 
 fn check_weight(row: usize, weight: f64) -> Result<(), TableError> {
     if !weight.is_finite() {
-        return Err(TableError::NotANumber { row, column: "weight", value: weight.to_string() });
+        return Err(TableError::NotANumber {
+            row,
+            column: "weight",
+            value: weight.to_string(),
+        });
     }
     if weight < 0.0 {
         return Err(TableError::NegativeWeight { row, value: weight });

@@ -1,6 +1,9 @@
 //! Integration tests of `assay-stats`, compiled into one test binary.
 
+mod calibration;
 mod cases;
+mod conformal;
+mod metrics;
 mod properties;
 mod simulation;
 mod table;

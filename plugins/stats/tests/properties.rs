@@ -6,8 +6,12 @@ use proptest::prelude::*;
 
 /// Calibration items on a coarse score grid (so ties occur) with harms in quarters.
 fn calibration_items() -> impl Strategy<Value = Vec<(f64, f64)>> {
-    prop::collection::vec((0u32..20, 0u32..=4), 1..60)
-        .prop_map(|items| items.into_iter().map(|(score, harm)| (score as f64 / 20.0, harm as f64 / 4.0)).collect())
+    prop::collection::vec((0u32..20, 0u32..=4), 1..60).prop_map(|items| {
+        items
+            .into_iter()
+            .map(|(score, harm)| (score as f64 / 20.0, harm as f64 / 4.0))
+            .collect()
+    })
 }
 
 fn alphas() -> impl Strategy<Value = f64> {
@@ -120,7 +124,7 @@ proptest! {
         bins in 1usize..30,
     ) {
         // Group k has confidence k / 10 and 10 * r items of which k * r are correct, so
-        // its accuracy equals its confidence. A bin that holds several whole groups has
+        // its accuracy equals its confidence. A bin that contains several whole groups has
         // accuracy and mean confidence both equal to the count-weighted mean of theirs,
         // so every equal-width bin has a gap of 0.
         let mut confidences = Vec::new();
@@ -163,7 +167,14 @@ fn weighted_crc_exact_with_tiny_weighted_harm() {
     // Unit weights, test weight 1: budget 0.25 * 4 = 1; the weighted harm 2^-1000 makes
     // the last group infeasible.
     let harm = 2f64.powi(-1000);
-    let threshold =
-        weighted_crc_threshold(&[0.1, 0.2, 0.3], &[0.0, 0.0, harm], &[1.0, 1.0, 1.0], 1.0, 0.25, 1.0).unwrap();
+    let threshold = weighted_crc_threshold(
+        &[0.1, 0.2, 0.3],
+        &[0.0, 0.0, harm],
+        &[1.0, 1.0, 1.0],
+        1.0,
+        0.25,
+        1.0,
+    )
+    .unwrap();
     assert_eq!(threshold, Threshold::At(0.2));
 }

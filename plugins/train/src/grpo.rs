@@ -1,9 +1,9 @@
 //! Group Relative Policy Optimization with multi-turn tool-using rollouts.
 //!
-//! One step: sample `group_size` rollouts per prompt, score them with weighted reward
-//! functions, let hooks reshape rewards, compute group-relative advantages, then run
-//! `updates_per_batch` optimizer updates on the clipped objective (GRPO per token or GSPO
-//! per sequence) with an optional KL penalty to a frozen reference and an entropy bonus.
+//! One step samples `group_size` rollouts per prompt and scores them with weighted reward
+//! functions. Hooks may reshape the rewards, which become group-relative advantages. Then
+//! `updates_per_batch` optimizer updates run on the clipped objective (GRPO per token or
+//! GSPO per sequence), with an optional KL penalty to a frozen reference and an entropy bonus.
 
 use std::path::Path;
 use std::time::Instant;
@@ -77,8 +77,8 @@ pub struct GrpoConfig {
     /// Divide advantages by the group's Bessel-corrected standard deviation (GRPO); false
     /// only centres them (Dr. GRPO). Default true.
     pub scale_rewards_by_std: bool,
-    /// Drop zero-variance groups from the update (they would contribute 0 anyway, but
-    /// still count in the loss denominators). Default false.
+    /// Drop zero-variance groups from the update, so that they leave the loss denominators
+    /// (their advantages are 0 either way). Default false.
     pub filter_zero_variance: bool,
     /// Lower clip range of the importance ratio: ratios below `1 - clip_epsilon_low` are
     /// clipped. Default 0.2; in [0, 1).
@@ -329,14 +329,16 @@ pub fn train_grpo<P: Policy>(
 
         // KL in the reward: subtract the coefficient times each sequence's summed KL.
         let masks: Vec<Vec<f32>> = groups.iter().flatten().map(Rollout::token_mask).collect();
-        let mut kl_values = Vec::new();
+        let (mut kl_token_sum, mut kl_token_count) = (0.0, 0.0);
         if let Some(ref_lp) = &ref_log_probs {
             for (index, reward) in rewards.iter_mut().flatten().enumerate() {
-                let kl: f64 = (0..old_log_probs[index].len())
-                    .filter(|&t| masks[index][t + 1] > 0.0)
-                    .map(|t| kl_estimate_scalar(old_log_probs[index][t], ref_lp[index][t], config.kl_estimator))
+                let trained: Vec<usize> = (0..old_log_probs[index].len()).filter(|&t| masks[index][t + 1] > 0.0).collect();
+                let kl: f64 = trained
+                    .iter()
+                    .map(|&t| kl_estimate_scalar(old_log_probs[index][t], ref_lp[index][t], config.kl_estimator))
                     .sum();
-                kl_values.push(kl);
+                kl_token_sum += kl;
+                kl_token_count += trained.len() as f64;
                 if config.kl_in_reward {
                     if let Some(reward) = reward {
                         *reward -= config.kl_coef * kl;
@@ -402,7 +404,7 @@ pub fn train_grpo<P: Policy>(
             tokens: scored.iter().map(|s| s.token_mask.iter().skip(1).sum::<f32>() as f64).sum(),
             sequences: scored.len() as f64,
         };
-        let (mut loss_sum, mut clip_sum, mut kl_sum, mut entropy_sum, mut grad_norm) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let (mut loss_sum, mut clip_sum, mut entropy_sum, mut grad_norm) = (0.0, 0.0, 0.0, 0.0);
         let mut grads = GradAccumulator::default();
         if normalizer.tokens > 0.0 {
             for _ in 0..config.updates_per_batch {
@@ -441,7 +443,6 @@ pub fn train_grpo<P: Policy>(
                     )?;
                     loss_sum += loss.loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                     clip_sum += loss.clip_fraction * loss.tokens;
-                    kl_sum += loss.kl_mean * loss.tokens;
                     entropy_sum += loss.entropy_mean * loss.tokens;
                     grads.add(&vars, &loss.loss.backward()?)?;
                 }
@@ -452,8 +453,8 @@ pub fn train_grpo<P: Policy>(
         let token_count = normalizer.tokens.max(1.0) * updates;
         metrics.insert("loss".into(), loss_sum / updates);
         metrics.insert("clip_fraction".into(), clip_sum / token_count);
-        let kl_mean = if kl_values.is_empty() { kl_sum / token_count } else { mean_std(&kl_values).0 };
-        metrics.insert("kl".into(), kl_mean);
+        // KL per trained token between the sampling policy and the reference.
+        metrics.insert("kl".into(), kl_token_sum / kl_token_count.max(1.0));
         metrics.insert("entropy".into(), entropy_sum / token_count);
         metrics.insert("grad_norm".into(), grad_norm);
         metrics.insert("learning_rate".into(), config.optimizer.learning_rate * lr_factor);
@@ -475,6 +476,8 @@ pub fn train_grpo<P: Policy>(
         let done = step + 1;
         let checkpoint_due = done == total_steps || (config.checkpoint_every > 0 && done % config.checkpoint_every as u64 == 0);
         if let (Some(dir), true) = (checkpoint_dir, checkpoint_due) {
+            // Every sampling stream derives from the seed and the step, so the base stream
+            // is the whole RNG state.
             let meta = CheckpointMeta {
                 step: done,
                 optimizer_step: optimizer.step,

@@ -1,7 +1,7 @@
 //! A small vision-language policy and the SFT and GRPO training core on candle.
 //!
 //! [`Policy`] is the interface the loops are written against; [`TinyVlm`] implements it.
-//! `sft::train_sft` and `grpo::train_grpo` are the training loops.
+//! [`sft::train_sft`] and [`grpo::train_grpo`] are the training loops.
 
 pub mod advantage;
 pub mod checkpoint;

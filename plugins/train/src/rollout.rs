@@ -298,7 +298,12 @@ pub fn generate_rollout<P: Policy>(
             return Ok(rollout);
         }
 
-        // Run the tool; a malformed call or a tool error becomes an error observation.
+        if rollout.turns >= config.max_turns {
+            rollout.stop_reason = StopReason::MaxTurns;
+            return Ok(rollout);
+        }
+
+        // Run the tool. A malformed call or a tool error becomes an error observation.
         rollout.tool_calls += 1;
         let observation = match parse_action(&turn_text) {
             Action::ToolCall { name, args } => match tools.call(&name, &args, prompt.images.first()) {
@@ -317,10 +322,6 @@ pub fn generate_rollout<P: Policy>(
                 Observation { text: "error: no tool call found".into(), images: Vec::new() }
             }
         };
-        if rollout.turns >= config.max_turns {
-            rollout.stop_reason = StopReason::MaxTurns;
-            return Ok(rollout);
-        }
         let ids = observation_ids(policy, tokenizer, &observation);
         if rollout.completion.len() + ids.len() >= budget {
             rollout.stop_reason = StopReason::TokenBudget;

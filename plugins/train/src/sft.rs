@@ -218,6 +218,8 @@ pub fn train_sft<P: Policy>(
         let done = step + 1;
         let checkpoint_due = done == total_steps || (config.checkpoint_every > 0 && done % config.checkpoint_every as u64 == 0);
         if let (Some(dir), true) = (checkpoint_dir, checkpoint_due) {
+            // The batch order derives from the seed and the epoch, so the base stream is the
+            // whole RNG state.
             let meta = CheckpointMeta {
                 step: done,
                 optimizer_step: optimizer.step,

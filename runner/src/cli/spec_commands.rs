@@ -75,7 +75,7 @@ pub fn schema(check: bool, write: bool, path: &Path) -> i32 {
     }
 }
 
-/// The schema of the built-in stage kinds, pretty-printed with a final newline.
+/// Generates the schema of the built-in stage kinds, pretty-printed with a final newline.
 pub fn generated_schema() -> String {
     let value = spec::schema(&Registry::builtin());
     let mut text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_string());
@@ -83,7 +83,7 @@ pub fn generated_schema() -> String {
     text
 }
 
-/// The 1-based number of the first line where the texts differ, if they do.
+/// Finds the 1-based number of the first line where the texts differ, if they do.
 fn first_difference(committed: &str, generated: &str) -> Option<usize> {
     if committed == generated {
         return None;

@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::Context;
-use polars::prelude::*;
+use polars::prelude::{Column, DataFrame, ParquetWriter};
 
 use super::atomic::write_atomic;
 use super::scalars::read_scalars;
@@ -27,15 +26,17 @@ pub fn write_run_metrics(run_dir: &Path, stages: &[String]) -> anyhow::Result<()
         }
     }
 
-    let mut frame = DataFrame::new(vec![
+    let height = stage_column.len();
+    let mut frame = DataFrame::new(height, vec![
         Column::new("stage".into(), stage_column),
         Column::new("step".into(), step_column),
         Column::new("name".into(), name_column),
         Column::new("value".into(), value_column),
     ])
-    .context("failed to build the metrics table")?;
+    .map_err(|error| anyhow::anyhow!("failed to build the metrics table: {error}"))?;
 
     let mut bytes = Vec::new();
-    ParquetWriter::new(&mut bytes).finish(&mut frame).context("failed to encode metrics.parquet")?;
+    ParquetWriter::new(&mut bytes).finish(&mut frame)
+        .map_err(|error| anyhow::anyhow!("failed to encode metrics.parquet: {error}"))?;
     write_atomic(&run_dir.join(METRICS_FILE), &bytes)
 }

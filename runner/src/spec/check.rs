@@ -10,32 +10,32 @@ use super::diagnostic::Diagnostic;
 use super::experiment::{Experiment, PluginSection};
 use super::suggest;
 
-/// `value > 0`, e.g. a learning rate.
+/// Checks `value > 0`, e.g. a learning rate.
 pub fn positive(key: &str, value: f64) -> Option<Diagnostic> {
     (value.is_nan() || value <= 0.0).then(|| {
         Diagnostic::for_key(key, format!("`{key}` must be greater than 0, found {value}"))
     })
 }
 
-/// `value >= min`, e.g. a group size of at least 2.
+/// Checks `value >= min`, e.g. a group size of at least 2.
 pub fn at_least<T: PartialOrd + Display>(key: &str, value: T, min: T) -> Option<Diagnostic> {
     (value < min).then(|| Diagnostic::for_key(key, format!("`{key}` must be at least {min}, found {value}")))
 }
 
-/// `min <= value <= max`.
+/// Checks `min <= value <= max`.
 pub fn in_range<T: PartialOrd + Display>(key: &str, value: T, min: T, max: T) -> Option<Diagnostic> {
     // Written with negation so that NaN fails the check.
     (!(value >= min && value <= max))
         .then(|| Diagnostic::for_key(key, format!("`{key}` must be between {min} and {max}, found {value}")))
 }
 
-/// `0 < value < 1`, e.g. a miscoverage level alpha.
+/// Checks `0 < value < 1`, e.g. a miscoverage level alpha.
 pub fn open_unit_interval(key: &str, value: f64) -> Option<Diagnostic> {
     (!(value > 0.0 && value < 1.0))
         .then(|| Diagnostic::for_key(key, format!("`{key}` must be strictly between 0 and 1, found {value}")))
 }
 
-/// The plugin `name` exists in `plugins.<section>`; otherwise a diagnostic that
+/// Checks that the plugin `name` exists in `plugins.<section>`. The diagnostic
 /// suggests the nearest defined name.
 pub fn plugin(spec: &Experiment, section: PluginSection, key: &str, name: &str) -> Option<Diagnostic> {
     let defined = spec.plugins.section(section);
@@ -48,12 +48,12 @@ pub fn plugin(spec: &Experiment, section: PluginSection, key: &str, name: &str) 
     Some(Diagnostic::for_key(key, message).with_help(help))
 }
 
-/// The dataset `name` exists under `data`.
+/// Checks that the dataset `name` exists under `data`.
 pub fn dataset(spec: &Experiment, key: &str, name: &str) -> Option<Diagnostic> {
     named(spec.data.keys(), "dataset", "data", key, name)
 }
 
-/// The model `name` exists under `models`.
+/// Checks that the model `name` exists under `models`.
 pub fn model(spec: &Experiment, key: &str, name: &str) -> Option<Diagnostic> {
     named(spec.models.keys(), "model", "models", key, name)
 }

@@ -7,7 +7,8 @@ use super::diagnostic::Diagnostic;
 use super::node::{Entry, Node, NodeValue};
 use super::parse;
 
-/// Longest chain of `extends:` followed; longer chains are almost surely a mistake.
+/// Maximum number of files in an `extends:` chain. Longer chains are almost surely a
+/// mistake.
 pub const MAX_EXTENDS_DEPTH: usize = 16;
 
 /// Parses `path` and, recursively, the files it extends, and merges them. Every value
@@ -37,8 +38,10 @@ fn load_chain(path: &Path, chain: &mut Vec<PathBuf>, files: &mut Vec<PathBuf>) -
         return Err(vec![Diagnostic::at_node(&extends, format!("`extends` must be a file path, found {}", extends.describe()))
             .with_help("write `extends: base.yaml`, relative to this file")]);
     };
-    let base_dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let base_path = base_dir.join(relative);
+    let base_path = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.join(relative),
+        _ => PathBuf::from(relative),
+    };
     let Ok(canonical) = std::fs::canonicalize(&base_path) else {
         return Err(vec![Diagnostic::at_node(&extends, format!("extended spec `{}` not found", base_path.display()))
             .with_help("the path is relative to the folder of the file that has `extends:`")]);

@@ -1,10 +1,10 @@
 //! A serde `Deserializer` over the located tree, so typed structs deserialize with a
 //! file:line:column on every error.
 //!
-//! Errors are collected, not raised one at a time: an unknown field, a scalar of the
+//! Errors are collected, not raised one at a time. An unknown field, a scalar of the
 //! wrong type or an unknown enum value is recorded and replaced by a stand-in value
-//! (the field skipped, zero, `false`, the text as is, the first variant), so one pass
-//! reports every such problem. Errors that leave no value to stand in (a missing
+//! (the field skipped, zero, `false`, the text as is, the first variant). One pass
+//! therefore reports every such problem. Errors that leave no value to stand in (a missing
 //! required field, a mapping where a struct was expected) end the pass.
 //!
 //! Typing rules for plain scalars:
@@ -222,8 +222,8 @@ impl<'a> NodeDeserializer<'a> {
         (format!("expected {expected}, found {found}"), help)
     }
 
-    /// An integer in `[min, max]`: core-schema int text, or an integral float such as
-    /// `1e9`. Records an error and returns 0 otherwise.
+    /// Reads an integer in `[min, max]`: core-schema int text, or an integral float
+    /// such as `1e9`. Records an error and returns 0 otherwise.
     fn integer(&self, min: i128, max: i128, expected: &str) -> Result<i128, Error> {
         let value = self.plain().and_then(|text| match scalar::resolve(text) {
             Resolved::Int(value) => Some(value),
@@ -262,8 +262,8 @@ impl<'a> NodeDeserializer<'a> {
         }
     }
 
-    /// The text for a string field, recording an error for null, collections, and
-    /// plain text that reads as a float.
+    /// Reads the text for a string field, recording an error for null, collections,
+    /// and plain text that reads as a float.
     fn text(&self) -> Result<&'a str, Error> {
         match &self.node.value {
             NodeValue::Scalar { text, style: ScalarStyle::Quoted } => Ok(text),

@@ -21,17 +21,17 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A diagnostic at an explicit location.
+    /// Creates a diagnostic at an explicit location.
     pub fn new(location: Location, message: impl Into<String>) -> Self {
         Self { location, message: message.into(), help: None, key: None }
     }
 
-    /// A diagnostic at the location of `node`.
+    /// Creates a diagnostic at the location of `node`.
     pub fn at_node(node: &Node, message: String) -> Self {
         Self::new(node.location.clone(), message)
     }
 
-    /// A diagnostic about the value at `key` (dotted, e.g. `generation.temperature`)
+    /// Creates a diagnostic about the value at `key` (dotted, e.g. `generation.temperature`)
     /// inside the stage or section being checked. The loader fills in the location.
     pub fn for_key(key: impl Into<String>, message: impl Into<String>) -> Self {
         Self { location: Location::Generated, message: message.into(), help: None, key: Some(key.into()) }
@@ -65,10 +65,10 @@ pub fn render_diagnostics(diagnostics: &[Diagnostic]) -> String {
     out
 }
 
-/// Sorts diagnostics by file position and drops exact duplicates, so that output
-/// order is stable and reads top to bottom.
+/// Sorts diagnostics by file position (then message) and drops exact duplicates, so
+/// that output order is stable and reads top to bottom.
 pub fn sort_diagnostics(diagnostics: &mut Vec<Diagnostic>) {
-    diagnostics.sort_by(|a, b| sort_key(&a.location).cmp(&sort_key(&b.location)));
+    diagnostics.sort_by_key(|diagnostic| (sort_key(&diagnostic.location), diagnostic.message.clone()));
     diagnostics.dedup();
 }
 

@@ -2,8 +2,9 @@
 //! value naming the file:line:column or override that supplied it.
 
 use super::node::{Node, NodeValue, ScalarStyle};
+use super::scalar::{self, Resolved};
 
-/// The tree as YAML, keys in the order written. Plain scalars are written as they
+/// Writes the tree as YAML, keys in the order written. Plain scalars are written as they
 /// were, so reading the output back gives the same values.
 pub fn to_yaml(node: &Node, provenance: bool) -> String {
     let mut out = String::new();
@@ -102,23 +103,29 @@ fn scalar_text(node: &Node) -> String {
         NodeValue::Scalar { text, style: ScalarStyle::Plain } if text.is_empty() => "null".to_string(),
         // A multi-line plain scalar is never a number or bool, so quoting keeps its value.
         NodeValue::Scalar { text, style: ScalarStyle::Plain } if !text.contains('\n') => text.clone(),
+        // A quoted scalar that would read back as the same text unquoted is written
+        // plain, so defaults built from typed values print as users write them.
+        NodeValue::Scalar { text, .. } if is_plain_safe(text) && scalar::resolve(text) == Resolved::String => text.clone(),
         NodeValue::Scalar { text, .. } => quote(text),
     }
 }
 
+/// True for text that a plain scalar can hold without any YAML indicator meaning.
+fn is_plain_safe(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with(['-', '?', ':', '&', '*', '!', '|', '>', '%', '@', '`', '.', '~'])
+        && text.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
+}
+
 fn key_text(key: &str) -> String {
-    let plain_safe = !key.is_empty()
-        && key != "<<"
-        && !key.starts_with(['-', '?', ':', '&', '*', '!', '|', '>', '%', '@', '`', '.'])
-        && key.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'));
-    if plain_safe {
+    if key != "<<" && is_plain_safe(key) {
         key.to_string()
     } else {
         quote(key)
     }
 }
 
-/// A single-quoted scalar, or a double-quoted one with escapes when the text has line
+/// Quotes a scalar with single quotes, or with double quotes with escapes when the text has line
 /// breaks or control characters.
 fn quote(text: &str) -> String {
     if !text.chars().any(|c| c.is_control()) {

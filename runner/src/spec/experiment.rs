@@ -56,7 +56,8 @@ pub struct ExperimentInfo {
     /// Experiment name; names the run folder `<output_root>/<name>/`. Letters, digits,
     /// `-`, `_` and `.` only.
     pub name: String,
-    /// Short name or citation of the paper this experiment reproduces. Default: none.
+    /// Short name or citation of the publication this experiment reproduces, e.g.
+    /// `DeepEyes (2025)`. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paper: Option<String>,
     /// Seed from which every stage's random seed is derived. Any u64. Default: 0.
@@ -232,7 +233,7 @@ pub enum PluginSection {
 }
 
 impl PluginSection {
-    /// The section's key under `plugins:`.
+    /// Returns the section's key under `plugins:`.
     pub fn key(self) -> &'static str {
         match self {
             PluginSection::Tools => "tools",
@@ -244,7 +245,7 @@ impl PluginSection {
 }
 
 impl PluginsSpec {
-    /// The plugins of one section.
+    /// Returns the plugins of one section.
     pub fn section(&self, section: PluginSection) -> &BTreeMap<String, PluginSpec> {
         match section {
             PluginSection::Tools => &self.tools,
@@ -254,7 +255,7 @@ impl PluginsSpec {
         }
     }
 
-    /// The plugin `name` of `section`.
+    /// Looks up the plugin `name` of `section`.
     pub fn get(&self, section: PluginSection, name: &str) -> Option<&PluginSpec> {
         self.section(section).get(name)
     }
@@ -280,7 +281,7 @@ pub struct PluginSpec {
     #[serde(default)]
     pub limits: PluginLimits,
     /// Folder the plugin may read (mounted read-only), relative to the spec file that
-    /// wrote it; must exist. Default: none, the plugin sees no files.
+    /// wrote it; must exist. Default: none, so the plugin can read no files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_dir: Option<PathBuf>,
     /// Plugin-specific configuration, passed to the plugin as JSON. Default: null.

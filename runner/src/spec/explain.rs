@@ -18,7 +18,8 @@ use super::suggest;
 pub struct Explanation {
     /// The dotted key that was asked for.
     pub key: String,
-    /// The resolved value; `Location::Generated` when it is a default nobody wrote.
+    /// The resolved value; `Location::Generated` when it is a default that no file
+    /// or override wrote.
     pub value: Node,
 }
 
@@ -55,7 +56,7 @@ pub fn explain(root: &Node, spec: &Experiment, key: &str) -> Result<Explanation,
     match walk(root, &segments) {
         Ok(node) => Ok(Explanation { key: key.to_string(), value: node.clone() }),
         Err(diagnostic) => {
-            // A key nobody wrote may still have a default value.
+            // A key that no file or override wrote may still have a default value.
             let typed = serde_json::to_value(spec).ok().and_then(|json| json_at(&json, &segments).cloned());
             match typed.and_then(|json| Node::deserialize(json).ok()) {
                 Some(value) => Ok(Explanation { key: key.to_string(), value }),

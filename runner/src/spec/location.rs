@@ -19,7 +19,7 @@ pub enum Location {
 }
 
 impl Location {
-    /// The file this value was written in, if any.
+    /// Returns the file this value was written in, if any.
     pub fn file(&self) -> Option<&Path> {
         match self {
             Location::File { path, .. } => Some(path),
@@ -27,8 +27,9 @@ impl Location {
         }
     }
 
-    /// The folder that relative paths written at this location are resolved against:
-    /// the parent folder of the file, or `None` for overrides and generated values.
+    /// Returns the folder that relative paths written at this location are resolved
+    /// against: the parent folder of the file, or `None` for overrides and generated
+    /// values.
     pub fn base_dir(&self) -> Option<PathBuf> {
         let parent = self.file()?.parent()?;
         Some(if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() })
@@ -51,12 +52,12 @@ impl fmt::Display for Location {
 pub enum Source {
     /// A spec file (the path is shown in messages as given).
     File(Arc<Path>),
-    /// The value of a `--set KEY=VALUE` override; holds the whole argument.
+    /// The value of a `--set KEY=VALUE` override; contains the whole argument.
     Override(Arc<str>),
 }
 
 impl Source {
-    /// The location of the character at 1-based `line` and 1-based `column`.
+    /// Returns the location of the character at 1-based `line` and `column`.
     pub fn at(&self, line: usize, column: usize) -> Location {
         match self {
             Source::File(path) => Location::File { path: path.clone(), line, column },

@@ -63,20 +63,21 @@ pub struct LoadedSpec {
 }
 
 impl LoadedSpec {
-    /// The composed document as YAML, keys in the order written; this is what a run
-    /// stores as `spec.resolved.yaml`.
+    /// Writes the composed document as YAML, keys in the order written. A run stores
+    /// this text as `spec.resolved.yaml`.
     pub fn resolved_yaml(&self) -> String {
         emit::to_yaml(&self.root, false)
     }
 
-    /// The composed document with a comment on every value naming its file:line:column
-    /// or override.
+    /// Writes the composed document with a comment on every value naming its
+    /// file:line:column or override.
     pub fn resolved_yaml_with_provenance(&self) -> String {
         emit::to_yaml(&self.root, true)
     }
 
-    /// The resolved value at a dotted `key` (stages addressed by name or index) and
-    /// where it came from; keys nobody wrote resolve to their default value.
+    /// Looks up the resolved value at a dotted `key` (stages addressed by name or
+    /// index) and where it came from. Keys that no file or override wrote resolve to
+    /// their default value.
     ///
     /// # Errors
     /// The key does not exist; the message suggests the nearest existing key.
@@ -115,13 +116,13 @@ pub fn load(path: &Path, overrides: &[String], registry: &Registry) -> Result<Lo
     let Some(mut spec) = typed else {
         return Err(sorted(problems));
     };
-    let typing_failed = !problems.is_empty();
 
-    // Check the stages, then (when types were right) ranges, names and files.
-    problems.extend(validate::validate_stages(&spec, &root, registry));
-    if !typing_failed {
-        problems.extend(validate::validate_sections(&mut spec, &root));
-    }
+    // Check the stages, ranges, names and files. A value that failed to type was
+    // replaced by a stand-in, so checks of that same value are dropped as noise.
+    let mut checks = validate::validate_stages(&spec, &root, registry);
+    checks.extend(validate::validate_sections(&mut spec, &root));
+    let typed_wrong: Vec<Location> = problems.iter().map(|problem| problem.location.clone()).collect();
+    problems.extend(checks.into_iter().filter(|check| !typed_wrong.contains(&check.location)));
     if !problems.is_empty() {
         return Err(sorted(problems));
     }

@@ -2,7 +2,7 @@
 //!
 //! Scalars keep their source text and style; they get a type only when a typed struct
 //! is deserialized from the tree (see [`super::de`]), so `no` stays the text `no`
-//! unless a field asks for a bool.
+//! unless a field expects a bool.
 
 use std::fmt;
 
@@ -55,17 +55,17 @@ pub struct Node {
 pub(crate) const NODE_TOKEN: &str = "$assay::spec::Node";
 
 impl Node {
-    /// A plain scalar (typed later by its text).
+    /// Creates a plain scalar (typed later by its text).
     pub fn plain(text: impl Into<String>, location: Location) -> Self {
         Node { value: NodeValue::Scalar { text: text.into(), style: ScalarStyle::Plain }, location }
     }
 
-    /// A quoted scalar (always a string).
+    /// Creates a quoted scalar (always a string).
     pub fn string(text: impl Into<String>, location: Location) -> Self {
         Node { value: NodeValue::Scalar { text: text.into(), style: ScalarStyle::Quoted }, location }
     }
 
-    /// An empty mapping.
+    /// Creates a mapping from its entries.
     pub fn mapping(entries: Vec<Entry>, location: Location) -> Self {
         Node { value: NodeValue::Mapping(entries), location }
     }
@@ -75,7 +75,7 @@ impl Node {
         matches!(&self.value, NodeValue::Scalar { text, style: ScalarStyle::Plain } if scalar::is_null(text))
     }
 
-    /// The mapping entries, or `None` when this is not a mapping.
+    /// Returns the mapping entries, or `None` when this is not a mapping.
     pub fn entries(&self) -> Option<&[Entry]> {
         match &self.value {
             NodeValue::Mapping(entries) => Some(entries),
@@ -83,7 +83,7 @@ impl Node {
         }
     }
 
-    /// The text of a scalar, or `None` for sequences and mappings.
+    /// Returns the text of a scalar, or `None` for sequences and mappings.
     pub fn as_scalar(&self) -> Option<&str> {
         match &self.value {
             NodeValue::Scalar { text, .. } => Some(text),
@@ -91,12 +91,12 @@ impl Node {
         }
     }
 
-    /// The entry for `key` in a mapping.
+    /// Looks up the value of `key` in a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
         self.entries()?.iter().find(|entry| entry.key == key).map(|entry| &entry.value)
     }
 
-    /// The entry for `key` in a mapping, mutably.
+    /// Looks up the value of `key` in a mapping, mutably.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
         match &mut self.value {
             NodeValue::Mapping(entries) => entries.iter_mut().find(|entry| entry.key == key).map(|entry| &mut entry.value),
@@ -104,8 +104,8 @@ impl Node {
         }
     }
 
-    /// The node at a dotted key path such as `generation.temperature` or `items.0`;
-    /// sequence elements are addressed by index or by the value of their `name` key.
+    /// Looks up the node at a dotted key path such as `generation.temperature` or
+    /// `items.0`. A sequence element is addressed by index or by its `name` value.
     pub fn at_path(&self, path: &str) -> Option<&Node> {
         let mut node = self;
         for segment in path.split('.').filter(|s| !s.is_empty()) {
@@ -127,12 +127,12 @@ impl Node {
         }
     }
 
-    /// The value as JSON, typing plain scalars by the YAML 1.2 core schema.
+    /// Converts the value to JSON, typing plain scalars by the YAML 1.2 core schema.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
-    /// A short description of the value for messages: the quoted scalar text, or
+    /// Describes the value briefly for messages: the quoted scalar text, or
     /// "a mapping" / "a list".
     pub fn describe(&self) -> String {
         match &self.value {
@@ -144,8 +144,8 @@ impl Node {
     }
 }
 
-/// The sequence element addressed by `segment`: an index, or the element whose `name`
-/// key equals `segment`.
+/// Finds the sequence element addressed by `segment`: the element whose `name` key
+/// equals `segment`, or else the element at that index.
 pub(crate) fn find_element<'a>(items: &'a [Node], segment: &str) -> Option<&'a Node> {
     if let Some(found) = items.iter().find(|item| item.get("name").and_then(Node::as_scalar) == Some(segment)) {
         return Some(found);

@@ -1,8 +1,8 @@
 //! `--set path.to.key=value` overrides, applied to the composed tree before typing.
 //!
-//! Path segments address mapping keys; in a list, a segment addresses the element whose
-//! `name` is that segment, or else the element at that index (so `stages.grpo.lr` and
-//! `stages.1.lr` both work). The value is parsed as YAML (a scalar, or a flow list or
+//! Path segments address mapping keys. In a list, a segment addresses the element whose
+//! `name` is that segment, or else the element at that index, so `stages.grpo.lr` and
+//! `stages.1.lr` both work. The value is parsed as YAML (a scalar, or a flow list or
 //! mapping such as `[1e-5, 3e-5]`) and typed by the schema like a value in a file.
 //! Keys that the schema does not know are reported when the tree is typed.
 

@@ -249,8 +249,8 @@ fn record_key(first_seen: &mut HashMap<String, Location>, key: &PendingKey, prob
     first_seen.insert(key.text.clone(), key.location.clone());
 }
 
-/// The mappings a `<<` value merges: one mapping, or a list of mappings (earlier ones
-/// win).
+/// Collects the mappings that a `<<` value merges: one mapping, or a list of mappings
+/// (earlier ones win).
 fn merge_sources(node: Node) -> Result<Vec<Vec<Entry>>, Diagnostic> {
     let invalid = |location: Location| {
         Diagnostic::new(location, "merge key `<<` expects a mapping or a list of mappings")

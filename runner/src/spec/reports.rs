@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Published numbers: table name -> row -> column -> value, in the table's unit.
 pub type Reference = BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>;
 
-/// One table of the paper, rebuilt from the stages' metrics.
+/// One table of the reproduced publication, rebuilt from the stages' metrics.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportTable {

@@ -38,7 +38,7 @@ pub fn resolve(text: &str) -> Resolved {
     Resolved::String
 }
 
-/// An integer in core-schema syntax: `[-+]?[0-9]+`, `0o[0-7]+` or `0x[0-9a-fA-F]+`.
+/// Parses an integer in core-schema syntax: `[-+]?[0-9]+`, `0o[0-7]+` or `0x[0-9a-fA-F]+`.
 pub fn parse_int(text: &str) -> Option<i128> {
     if let Some(octal) = text.strip_prefix("0o") {
         return nonempty_digits(octal, 8).then(|| i128::from_str_radix(octal, 8).ok()).flatten();
@@ -57,7 +57,7 @@ fn nonempty_digits(text: &str, radix: u32) -> bool {
     !text.is_empty() && text.chars().all(|c| c.is_digit(radix))
 }
 
-/// A float in core-schema syntax:
+/// Parses a float in core-schema syntax:
 /// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, `[-+]?.inf` or `.nan` (any
 /// of the three capitalisations). Integers match too, so `parse_int` goes first.
 pub fn parse_float(text: &str) -> Option<f64> {

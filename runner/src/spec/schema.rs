@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use super::experiment::Experiment;
 use crate::stage::Registry;
 
-/// The JSON Schema (draft 2020-12) of experiment specs. `stages` items are a `oneOf`
+/// Generates the JSON Schema (draft 2020-12) of experiment specs. `stages` items are a `oneOf`
 /// with one variant per kind in `registry`, discriminated by the constant `kind`.
 pub fn schema(registry: &Registry) -> Value {
     let mut generator = SchemaSettings::draft2020_12().into_generator();
@@ -44,7 +44,7 @@ fn resolve_reference(schema: Value, definitions: &Map<String, Value>) -> Value {
     }
 }
 
-/// A closed object schema with the common stage keys plus the kind's parameters.
+/// Builds a closed object schema with the common stage keys plus the kind's parameters.
 fn stage_variant(kind: &str, description: &str, params: &Value) -> Value {
     let mut properties = Map::new();
     properties.insert("name".into(), json!({"type": "string", "description": "Unique stage name."}));

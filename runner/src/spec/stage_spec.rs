@@ -98,7 +98,7 @@ impl JsonSchema for StageSpec {
         "StageSpec".into()
     }
 
-    /// The shape without kind-specific parameters; `spec::schema` replaces it with one
+    /// Describes the shape without kind-specific parameters; `spec::schema` replaces it with one
     /// variant per registered stage kind.
     fn json_schema(_generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({

@@ -1,6 +1,6 @@
 //! "Did you mean" suggestions for misspelled keys, enum values and names.
 
-/// The candidate closest to `input` by Jaro-Winkler similarity, if any is close enough
+/// Finds the candidate closest to `input` by Jaro-Winkler similarity, if any is close enough
 /// (similarity at least 0.8) to be a plausible typo.
 pub fn nearest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let mut best: Option<(&str, f64)> = None;
@@ -13,7 +13,7 @@ pub fn nearest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
     best.map(|(candidate, _)| candidate)
 }
 
-/// A help line for an unknown name: the nearest candidate, or the list of valid ones.
+/// Builds a help line for an unknown name: the nearest candidate, or the list of valid ones.
 pub fn help_for(input: &str, candidates: &[&str]) -> Option<String> {
     if let Some(near) = nearest(input, candidates.iter().copied()) {
         return Some(format!("did you mean `{near}`?"));
@@ -21,7 +21,13 @@ pub fn help_for(input: &str, candidates: &[&str]) -> Option<String> {
     if candidates.is_empty() {
         return None;
     }
-    let list: Vec<String> = candidates.iter().map(|c| format!("`{c}`")).collect();
+    let mut list: Vec<String> = Vec::new();
+    for candidate in candidates {
+        let quoted = format!("`{candidate}`");
+        if !list.contains(&quoted) {
+            list.push(quoted);
+        }
+    }
     Some(format!("expected one of {}", list.join(", ")))
 }
 

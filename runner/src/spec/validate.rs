@@ -11,12 +11,12 @@ use super::node::{Node, NodeValue};
 use super::suggest;
 use crate::stage::Registry;
 
-/// The node reached by following mapping keys from `root`.
+/// Follows mapping keys from `root`.
 fn node_at<'a>(root: &'a Node, keys: &[&str]) -> Option<&'a Node> {
     keys.iter().try_fold(root, |node, key| node.get(key))
 }
 
-/// The location of the value at `keys`, or of its nearest written ancestor.
+/// Locates the value at `keys`, or its nearest written ancestor.
 fn locate(root: &Node, keys: &[&str]) -> Location {
     let mut node = root;
     for key in keys {
@@ -203,7 +203,7 @@ enum PathKind {
 }
 
 /// Resolves `path` against the folder of the file that wrote it and checks that it
-/// exists (as a file or folder when `kind` says so).
+/// exists (as a file or folder when `kind` requires it).
 fn check_exists(path: &mut PathBuf, root: &Node, keys: &[&str], kind: PathKind, problems: &mut Vec<Diagnostic>) {
     let node = node_at(root, keys);
     let location = node.map_or(Location::Generated, |node| node.location.clone());

@@ -37,9 +37,17 @@ pub fn load_affectnet(root: &Path, split: DatasetSplit) -> Result<Vec<LabeledIma
         }
     };
     let listed = root.join("Manually_Annotated_file_lists").join(file);
-    let csv_path = if listed.is_file() { listed } else { require(DATASET, root.join(file), LAYOUT)? };
+    let csv_path = if listed.is_file() {
+        listed
+    } else {
+        require(DATASET, root.join(file), LAYOUT)?
+    };
     let annotated = root.join("Manually_Annotated_Images");
-    let image_root = if annotated.is_dir() { annotated } else { root.to_path_buf() };
+    let image_root = if annotated.is_dir() {
+        annotated
+    } else {
+        root.to_path_buf()
+    };
 
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -57,7 +65,12 @@ pub fn load_affectnet(root: &Path, split: DatasetSplit) -> Result<Vec<LabeledIma
             .ok_or_else(|| invalid(DATASET, &csv_path, 1, format!("missing column `{name}`")))
     };
     let path_col = column("subDirectory_filePath")?;
-    let box_cols = [column("face_x")?, column("face_y")?, column("face_width")?, column("face_height")?];
+    let box_cols = [
+        column("face_x")?,
+        column("face_y")?,
+        column("face_width")?,
+        column("face_height")?,
+    ];
     let expression_col = column("expression")?;
     let valence_col = column("valence")?;
     let arousal_col = column("arousal")?;
@@ -69,22 +82,49 @@ pub fn load_affectnet(root: &Path, split: DatasetSplit) -> Result<Vec<LabeledIma
         let row = row.map_err(|e| invalid(DATASET, &csv_path, line, e.to_string()))?;
         let field = |c: usize| row.get(c).unwrap_or("");
         let number = |c: usize| {
-            field(c)
-                .parse::<f32>()
-                .map_err(|_| invalid(DATASET, &csv_path, line, format!("`{}` in column {} is not a number", field(c), headers.get(c).unwrap_or("?"))))
+            field(c).parse::<f32>().map_err(|_| {
+                invalid(
+                    DATASET,
+                    &csv_path,
+                    line,
+                    format!(
+                        "`{}` in column {} is not a number",
+                        field(c),
+                        headers.get(c).unwrap_or("?")
+                    ),
+                )
+            })
         };
         let expression = number(expression_col)? as i64;
-        let Some(emotion) = usize::try_from(expression).ok().and_then(Emotion::from_index) else {
+        let Some(emotion) = usize::try_from(expression)
+            .ok()
+            .and_then(Emotion::from_index)
+        else {
             if (8..=10).contains(&expression) {
                 skipped += 1;
                 continue;
             }
-            return Err(invalid(DATASET, &csv_path, line, format!("expression {expression} is not 0 to 10")));
+            return Err(invalid(
+                DATASET,
+                &csv_path,
+                line,
+                format!("expression {expression} is not 0 to 10"),
+            ));
         };
-        let [x, y, w, h] = [number(box_cols[0])?, number(box_cols[1])?, number(box_cols[2])?, number(box_cols[3])?];
+        let [x, y, w, h] = [
+            number(box_cols[0])?,
+            number(box_cols[1])?,
+            number(box_cols[2])?,
+            number(box_cols[3])?,
+        ];
         let mut record = LabeledImage::new(image_root.join(field(path_col)), split);
         record.emotion = Some(emotion);
-        record.face_box = Some(PixelBox { x_min: x, y_min: y, x_max: x + w, y_max: y + h });
+        record.face_box = Some(PixelBox {
+            x_min: x,
+            y_min: y,
+            x_max: x + w,
+            y_max: y + h,
+        });
         // Valence and arousal are -2 when not annotated.
         let affect = |v: f32| (-1.0..=1.0).contains(&v).then_some(v);
         record.valence = affect(number(valence_col)?);

@@ -18,7 +18,7 @@ const LAYOUT: &str = "LABELS_DIR/SNxxx/SNxxx_auN.txt with lines `frame,intensity
 /// Lowest DISFA intensity (0 to 5 scale) at which an AU counts as present.
 pub const PRESENT_INTENSITY: f32 = 2.0;
 
-/// Where DISFA labels and extracted frames live.
+/// Locations of the DISFA label files and of the frames extracted from its videos.
 #[derive(Debug, Clone)]
 pub struct DisfaLayout {
     /// The `ActionUnit_Labels` folder, holding one folder per subject.
@@ -65,7 +65,7 @@ fn au_number(file_name: &str, subject: &str) -> Option<u8> {
 /// All records are `DatasetSplit::Test`: DISFA is used for zero-shot evaluation.
 ///
 /// # Errors
-/// [`FacegenError::MissingDataset`] when `labels_dir` is missing or holds no `SNxxx`
+/// [`FacegenError::MissingDataset`] when `labels_dir` is missing or contains no `SNxxx`
 /// folder, [`FacegenError::InvalidLabels`] for a malformed line.
 pub fn load_disfa(layout: &DisfaLayout) -> Result<Vec<LabeledImage>> {
     let labels_dir = require(DATASET, layout.labels_dir.clone(), LAYOUT)?;
@@ -96,7 +96,10 @@ pub fn load_disfa(layout: &DisfaLayout) -> Result<Vec<LabeledImage>> {
             .collect();
         files.sort();
         for file in files {
-            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let Some(number) = au_number(&name, subject) else {
                 continue;
             };
@@ -108,20 +111,29 @@ pub fn load_disfa(layout: &DisfaLayout) -> Result<Vec<LabeledImage>> {
         }
         for (frame, mut aus) in frames {
             aus.sort_by_key(|a| a.au);
-            let mut record = LabeledImage::new(layout.frame_path(subject, frame), DatasetSplit::Test);
+            let mut record =
+                LabeledImage::new(layout.frame_path(subject, frame), DatasetSplit::Test);
             record.action_units = aus;
             record.subject = Some(subject.clone());
             record.frame = Some(frame);
             records.push(record);
         }
     }
-    tracing::info!(count = records.len(), subjects = subjects.len(), "loaded DISFA");
+    tracing::info!(
+        count = records.len(),
+        subjects = subjects.len(),
+        "loaded DISFA"
+    );
     Ok(records)
 }
 
 /// Adds the frames of one `SNxxx_auN.txt` file to `frames`; every listed frame gets an
 /// entry, present AUs are pushed to it.
-fn read_au_file(path: &Path, au: ActionUnit, frames: &mut BTreeMap<u64, Vec<AuIntensity>>) -> Result<()> {
+fn read_au_file(
+    path: &Path,
+    au: ActionUnit,
+    frames: &mut BTreeMap<u64, Vec<AuIntensity>>,
+) -> Result<()> {
     let text = read_text(path)?;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -129,13 +141,26 @@ fn read_au_file(path: &Path, au: ActionUnit, frames: &mut BTreeMap<u64, Vec<AuIn
             continue;
         }
         let parsed = line.split_once(',').and_then(|(frame, intensity)| {
-            Some((frame.trim().parse::<u64>().ok()?, intensity.trim().parse::<f32>().ok()?))
+            Some((
+                frame.trim().parse::<u64>().ok()?,
+                intensity.trim().parse::<f32>().ok()?,
+            ))
         });
         let Some((frame, intensity)) = parsed else {
-            return Err(invalid(DATASET, path, i + 1, format!("expected `frame,intensity`, found `{line}`")));
+            return Err(invalid(
+                DATASET,
+                path,
+                i + 1,
+                format!("expected `frame,intensity`, found `{line}`"),
+            ));
         };
         if !(0.0..=5.0).contains(&intensity) {
-            return Err(invalid(DATASET, path, i + 1, format!("intensity {intensity} is not 0 to 5")));
+            return Err(invalid(
+                DATASET,
+                path,
+                i + 1,
+                format!("intensity {intensity} is not 0 to 5"),
+            ));
         }
         let entry = frames.entry(frame).or_default();
         if intensity >= PRESENT_INTENSITY {

@@ -13,25 +13,41 @@ use crate::emotion::Emotion;
 use crate::error::Result;
 
 const DATASET: &str = "FERPlus";
-const LAYOUT: &str = "ROOT/fer2013new.csv and images in ROOT/FER2013Train/, ROOT/FER2013Valid/, ROOT/FER2013Test/";
+const LAYOUT: &str =
+    "ROOT/fer2013new.csv and images in ROOT/FER2013Train/, ROOT/FER2013Valid/, ROOT/FER2013Test/";
 
 /// Vote columns in file order; the last two are `unknown` and `NF` (not a face).
 const VOTE_COLUMNS: [&str; 10] = [
-    "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF",
+    "neutral",
+    "happiness",
+    "surprise",
+    "sadness",
+    "anger",
+    "disgust",
+    "fear",
+    "contempt",
+    "unknown",
+    "NF",
 ];
 
-/// Majority label from the ten vote counts in file order (`neutral` ... `contempt`,
-/// `unknown`, `NF`), following the FERPlus authors' reference reader
-/// (microsoft/FERPlus `src/ferplus.py`, majority mode): a count of one vote is dropped as
-/// an outlier, the top class must hold more than half of the remaining votes (unknown and
-/// NF included), and images whose top class is unknown or NF are excluded (`None`).
+/// Computes the majority label from the ten vote counts in file order (`neutral` ...
+/// `contempt`, `unknown`, `NF`), as the majority mode of the FERPlus authors' reference
+/// reader does (microsoft/FERPlus `src/ferplus.py`). A count of one vote is dropped as an
+/// outlier. The top class must then have more than half of the remaining votes, unknown
+/// and NF included. Images whose top class is unknown or NF are excluded (`None`).
 pub fn ferplus_majority(votes: [f32; 10]) -> Option<Emotion> {
     let votes = votes.map(|v| if v <= 1.0 { 0.0 } else { v });
     let total: f32 = votes.iter().sum();
     let (top, &max) = votes
         .iter()
         .enumerate()
-        .fold((0, &f32::NEG_INFINITY), |best, (i, v)| if *v > *best.1 { (i, v) } else { best });
+        .fold((0, &f32::NEG_INFINITY), |best, (i, v)| {
+            if *v > *best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        });
     if !(max > 0.5 * total) || top >= 8 {
         return None;
     }
@@ -92,15 +108,28 @@ pub fn load_ferplus(root: &Path) -> Result<Vec<LabeledImage>> {
             "PublicTest" => (DatasetSplit::Validation, "FER2013Valid"),
             "PrivateTest" => (DatasetSplit::Test, "FER2013Test"),
             other => {
-                return Err(invalid(DATASET, &csv_path, line, format!("usage `{other}` is not Training, PublicTest or PrivateTest")))
+                return Err(invalid(
+                    DATASET,
+                    &csv_path,
+                    line,
+                    format!("usage `{other}` is not Training, PublicTest or PrivateTest"),
+                ))
             }
         };
         let mut votes = [0.0f32; 10];
         for (v, c) in votes.iter_mut().zip(cols) {
             let text = row.get(c).unwrap_or("");
-            *v = text
-                .parse()
-                .map_err(|_| invalid(DATASET, &csv_path, line, format!("vote `{text}` in column {} is not a number", headers.get(c).unwrap_or("?"))))?;
+            *v = text.parse().map_err(|_| {
+                invalid(
+                    DATASET,
+                    &csv_path,
+                    line,
+                    format!(
+                        "vote `{text}` in column {} is not a number",
+                        headers.get(c).unwrap_or("?")
+                    ),
+                )
+            })?;
         }
         let Some(emotion) = ferplus_majority(votes) else {
             excluded += 1;
@@ -110,6 +139,10 @@ pub fn load_ferplus(root: &Path) -> Result<Vec<LabeledImage>> {
         record.emotion = Some(emotion);
         records.push(record);
     }
-    tracing::info!(count = records.len(), excluded, "loaded FERPlus (excluded rows without a majority emotion)");
+    tracing::info!(
+        count = records.len(),
+        excluded,
+        "loaded FERPlus (excluded rows without a majority emotion)"
+    );
     Ok(records)
 }

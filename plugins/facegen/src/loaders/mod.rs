@@ -1,8 +1,9 @@
 //! Loaders for the published layouts of real facial expression datasets. Each returns
 //! [`LabeledImage`] records (an image path and its labels) in the label file's order.
 //!
-//! The loaders check that the label files and image folders exist, but not that every
-//! listed image does (real releases miss a few files); call [`missing_images`] for that.
+//! The loaders check that the label files and image folders exist. They do not check
+//! every listed image, because real releases miss a few files: call [`missing_images`]
+//! for that.
 
 pub mod affectnet;
 pub mod disfa;
@@ -26,7 +27,7 @@ pub use ferplus::{ferplus_majority, load_ferplus};
 pub use rafdb::load_rafdb;
 pub use sfew::load_sfew;
 
-/// Which part of a dataset a record belongs to.
+/// Dataset partition of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DatasetSplit {

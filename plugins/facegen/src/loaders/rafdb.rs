@@ -12,7 +12,8 @@ use crate::emotion::Emotion;
 use crate::error::Result;
 
 const DATASET: &str = "RAF-DB";
-const LAYOUT: &str = "ROOT/EmoLabel/list_patition_label.txt and ROOT/Image/aligned/<name>_aligned.jpg";
+const LAYOUT: &str =
+    "ROOT/EmoLabel/list_patition_label.txt and ROOT/Image/aligned/<name>_aligned.jpg";
 
 /// RAF-DB basic label (1 to 7) as an emotion.
 pub fn rafdb_emotion(label: u8) -> Option<Emotion> {
@@ -35,7 +36,11 @@ pub fn rafdb_emotion(label: u8) -> Option<Emotion> {
 /// [`crate::FacegenError::MissingDataset`] when the label file or image folder is missing,
 /// [`crate::FacegenError::InvalidLabels`] for a malformed line.
 pub fn load_rafdb(root: &Path) -> Result<Vec<LabeledImage>> {
-    let labels = require(DATASET, root.join("EmoLabel/list_patition_label.txt"), LAYOUT)?;
+    let labels = require(
+        DATASET,
+        root.join("EmoLabel/list_patition_label.txt"),
+        LAYOUT,
+    )?;
     let images = require(DATASET, root.join("Image/aligned"), LAYOUT)?;
 
     let text = read_text(&labels)?;
@@ -46,22 +51,40 @@ pub fn load_rafdb(root: &Path) -> Result<Vec<LabeledImage>> {
             if line.trim().is_empty() {
                 continue;
             }
-            return Err(invalid(DATASET, &labels, i + 1, format!("expected `<image> <label>`, found `{line}`")));
+            return Err(invalid(
+                DATASET,
+                &labels,
+                i + 1,
+                format!("expected `<image> <label>`, found `{line}`"),
+            ));
         };
         let emotion = label
             .parse::<u8>()
             .ok()
             .and_then(rafdb_emotion)
-            .ok_or_else(|| invalid(DATASET, &labels, i + 1, format!("label `{label}` is not 1 to 7")))?;
+            .ok_or_else(|| {
+                invalid(
+                    DATASET,
+                    &labels,
+                    i + 1,
+                    format!("label `{label}` is not 1 to 7"),
+                )
+            })?;
         let split = if name.starts_with("train") {
             DatasetSplit::Train
         } else if name.starts_with("test") {
             DatasetSplit::Test
         } else {
-            return Err(invalid(DATASET, &labels, i + 1, format!("image `{name}` starts with neither `train` nor `test`")));
+            return Err(invalid(
+                DATASET,
+                &labels,
+                i + 1,
+                format!("image `{name}` starts with neither `train` nor `test`"),
+            ));
         };
         let (stem, extension) = name.rsplit_once('.').unwrap_or((name, "jpg"));
-        let mut record = LabeledImage::new(images.join(format!("{stem}_aligned.{extension}")), split);
+        let mut record =
+            LabeledImage::new(images.join(format!("{stem}_aligned.{extension}")), split);
         record.emotion = Some(emotion);
         records.push(record);
     }

@@ -32,7 +32,10 @@ pub fn load_sfew(split_dir: &Path, split: DatasetSplit) -> Result<Vec<LabeledIma
     let mut records = Vec::new();
     let mut emotion_folders = 0;
     for folder in folders {
-        let name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let Some(emotion) = Emotion::parse_name(&name) else {
             tracing::warn!(folder = %folder.display(), "skipping SFEW folder that names no emotion");
             continue;
@@ -43,7 +46,10 @@ pub fn load_sfew(split_dir: &Path, split: DatasetSplit) -> Result<Vec<LabeledIma
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .filter(|p| {
                 p.extension()
-                    .map(|e| IMAGE_EXTENSIONS.contains(&e.to_string_lossy().to_ascii_lowercase().as_str()))
+                    .map(|e| {
+                        IMAGE_EXTENSIONS
+                            .contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
+                    })
                     .unwrap_or(false)
             })
             .collect();

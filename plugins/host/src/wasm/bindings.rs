@@ -5,4 +5,4 @@ wasmtime::component::bindgen!({
     world: "tool",
 });
 
-pub use exports::assay::tool::guest::{Description, Image, Observation};
+pub use exports::assay::tool::guest::Image;

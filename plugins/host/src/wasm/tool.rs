@@ -10,7 +10,7 @@ use wasmtime::{
     StoreLimitsBuilder, Trap,
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{DirPerms, FilePerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::{self, ToolPre};
 use super::clock::FrozenWallClock;
@@ -319,7 +319,7 @@ impl WasmTool {
             .allow_ip_name_lookup(false)
             .wall_clock(FrozenWallClock);
         if let Some(dir) = &self.limits.read_only_dir {
-            wasi.preopened_dir(dir, GUEST_DATA_DIR, DirPerms::READ, FilePerms::READ)
+            wasi.preopened_dir(dir, GUEST_DATA_DIR, FsPerms::ReadOnly)
                 .map_err(|e| {
                     ToolCallError::ToolError(format!(
                         "failed to open the read-only folder `{}`: {e:#}",

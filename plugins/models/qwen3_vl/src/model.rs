@@ -381,7 +381,7 @@ impl Qwen3Vl {
         if count as usize != expected {
             bail!("the batch has {count} image placeholder tokens but its images produce {expected} embeddings");
         }
-        let (batch, seq, hidden) = embeds.dims3()?;
+        let (batch, seq, _) = embeds.dims3()?;
         let gather = Tensor::from_vec(gather, batch * seq, &self.device)?;
         let keep = Tensor::from_vec(keep, (batch, seq, 1), &self.device)?.to_dtype(embeds.dtype())?;
         let text_only = embeds.broadcast_mul(&keep)?;

@@ -135,11 +135,6 @@ impl<'a> Loader<'a> {
         Ok(tensor)
     }
 
-    /// True when the checkpoint contains `name`.
-    pub fn contains(&self, name: &str) -> bool {
-        self.shards.get(name).is_ok()
-    }
-
     /// Builds the linear layer `module` with weight `(out, in)`, an optional bias and a LoRA
     /// adapter when the LoRA config targets it.
     pub fn linear(

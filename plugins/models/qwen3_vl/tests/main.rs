@@ -1,4 +1,8 @@
 //! Integration tests of the Qwen3-VL plugin against tiny checkpoints on disk.
 
+mod decoding;
 mod fixture;
+mod policy;
 mod reference;
+mod training;
+mod units;

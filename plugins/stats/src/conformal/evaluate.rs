@@ -10,7 +10,7 @@ use crate::check;
 use crate::StatsError;
 
 /// Metrics of execute/abstain decisions on labelled test items.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct InterventionMetrics {
     /// Number of test items.
     pub test_size: usize,
@@ -42,7 +42,10 @@ fn ratio(numerator: f64, denominator: usize) -> Option<f64> {
 ///
 /// # Errors
 /// Empty or unequal inputs, or a harm that is negative, NaN or infinite.
-pub fn evaluate_decisions(executed: &[bool], harms: &[f64]) -> Result<InterventionMetrics, StatsError> {
+pub fn evaluate_decisions(
+    executed: &[bool],
+    harms: &[f64],
+) -> Result<InterventionMetrics, StatsError> {
     check::non_empty("executed", executed)?;
     check::same_length("executed", executed, "harms", harms)?;
     check::in_range("harms", harms, 0.0, f64::MAX, "a finite harm of at least 0")?;
@@ -81,12 +84,15 @@ pub fn evaluate_decisions(executed: &[bool], harms: &[f64]) -> Result<Interventi
         over_intervention_rate: ratio(benign_abstained as f64, benign),
         intervention_precision: ratio(true_positives as f64, abstained),
         intervention_recall: ratio(true_positives as f64, harmful),
-        intervention_f1: ratio(2.0 * true_positives as f64, 2 * true_positives + false_positives + false_negatives),
+        intervention_f1: ratio(
+            2.0 * true_positives as f64,
+            2 * true_positives + false_positives + false_negatives,
+        ),
     })
 }
 
 /// A two-sided percentile bootstrap interval.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Interval {
     pub lower: f64,
     pub upper: f64,
@@ -94,7 +100,7 @@ pub struct Interval {
 
 /// Bootstrap intervals of each [`InterventionMetrics`] field, `None` where the metric
 /// was undefined in more than half of the resamples.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct MetricIntervals {
     pub executed_harm_rate: Option<Interval>,
     pub conditional_harm_rate: Option<Interval>,
@@ -123,7 +129,11 @@ pub fn bootstrap_intervals(
 ) -> Result<MetricIntervals, StatsError> {
     evaluate_decisions(executed, harms)?;
     if resamples == 0 {
-        return Err(StatsError::InvalidParameter { name: "resamples", value: 0.0, expected: "at least 1 resample" });
+        return Err(StatsError::InvalidParameter {
+            name: "resamples",
+            value: 0.0,
+            expected: "at least 1 resample",
+        });
     }
     if !(confidence_level > 0.0 && confidence_level < 1.0) {
         return Err(StatsError::InvalidParameter {
@@ -156,7 +166,10 @@ pub fn bootstrap_intervals(
         }
         values.sort_by(f64::total_cmp);
         let tail = (1.0 - confidence_level) / 2.0;
-        Some(Interval { lower: quantile(&values, tail), upper: quantile(&values, 1.0 - tail) })
+        Some(Interval {
+            lower: quantile(&values, tail),
+            upper: quantile(&values, 1.0 - tail),
+        })
     };
     Ok(MetricIntervals {
         executed_harm_rate: interval(&|m| Some(m.executed_harm_rate)),
@@ -180,7 +193,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// One point of a risk-coverage curve.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct RiskCoveragePoint {
     /// Threshold `tau`: items with `score <= tau` execute.
     pub threshold: f64,
@@ -197,7 +210,10 @@ pub struct RiskCoveragePoint {
 ///
 /// # Errors
 /// Empty or unequal inputs, a NaN or infinite score, or an invalid harm.
-pub fn risk_coverage_curve(scores: &[f64], harms: &[f64]) -> Result<Vec<RiskCoveragePoint>, StatsError> {
+pub fn risk_coverage_curve(
+    scores: &[f64],
+    harms: &[f64],
+) -> Result<Vec<RiskCoveragePoint>, StatsError> {
     check::non_empty("scores", scores)?;
     check::same_length("scores", scores, "harms", harms)?;
     check::finite("scores", scores)?;

@@ -45,17 +45,27 @@ pub(crate) struct Dyadic {
 
 impl Dyadic {
     pub(crate) fn zero() -> Self {
-        Dyadic { mantissa: BigInt::zero(), exponent: 0 }
+        Dyadic {
+            mantissa: BigInt::zero(),
+            exponent: 0,
+        }
     }
 
     /// Converts a finite f64 exactly.
     pub(crate) fn from_f64(x: f64) -> Self {
         let (mantissa, exponent) = decompose(x);
-        Dyadic { mantissa: BigInt::from(mantissa), exponent: i64::from(exponent) }
+        Dyadic {
+            mantissa: BigInt::from(mantissa),
+            exponent: i64::from(exponent),
+        }
     }
 
+    #[cfg(test)]
     pub(crate) fn from_u64(x: u64) -> Self {
-        Dyadic { mantissa: BigInt::from(x), exponent: 0 }
+        Dyadic {
+            mantissa: BigInt::from(x),
+            exponent: 0,
+        }
     }
 
     /// Returns both mantissas scaled to the smaller of the two exponents.
@@ -64,11 +74,19 @@ impl Dyadic {
             Ordering::Equal => (self.mantissa.clone(), other.mantissa.clone(), self.exponent),
             Ordering::Greater => {
                 let shift = (self.exponent - other.exponent) as usize;
-                (&self.mantissa << shift, other.mantissa.clone(), other.exponent)
+                (
+                    &self.mantissa << shift,
+                    other.mantissa.clone(),
+                    other.exponent,
+                )
             }
             Ordering::Less => {
                 let shift = (other.exponent - self.exponent) as usize;
-                (self.mantissa.clone(), &other.mantissa << shift, self.exponent)
+                (
+                    self.mantissa.clone(),
+                    &other.mantissa << shift,
+                    self.exponent,
+                )
             }
         }
     }
@@ -93,7 +111,10 @@ impl Add for &Dyadic {
             return self.clone();
         }
         let (left, right, exponent) = self.aligned(other);
-        Dyadic { mantissa: left + right, exponent }
+        Dyadic {
+            mantissa: left + right,
+            exponent,
+        }
     }
 }
 
@@ -101,7 +122,10 @@ impl Mul for &Dyadic {
     type Output = Dyadic;
 
     fn mul(self, other: &Dyadic) -> Dyadic {
-        Dyadic { mantissa: &self.mantissa * &other.mantissa, exponent: self.exponent + other.exponent }
+        Dyadic {
+            mantissa: &self.mantissa * &other.mantissa,
+            exponent: self.exponent + other.exponent,
+        }
     }
 }
 
@@ -126,6 +150,32 @@ impl Ord for Dyadic {
     }
 }
 
+/// Returns the lowest exponent among the non-zero `values`' odd-mantissa forms, or 0
+/// when all are zero: the common exponent at which all of them are integers.
+pub(crate) fn lowest_exponent(values: impl Iterator<Item = f64>) -> i32 {
+    values
+        .map(decompose)
+        .filter(|&(mantissa, _)| mantissa != 0)
+        .map(|(_, exponent)| exponent)
+        .min()
+        .unwrap_or(0)
+}
+
+/// Adds `value * 2^-exponent` (an integer by choice of `exponent`) to `total` in place.
+pub(crate) fn add_scaled(total: &mut BigInt, value: f64, exponent: i32) {
+    let (mantissa, value_exponent) = decompose(value);
+    if mantissa != 0 {
+        *total += BigInt::from(mantissa) << (value_exponent - exponent) as usize;
+    }
+}
+
+/// Returns `value * 2^-exponent` as an integer (see [`lowest_exponent`]).
+pub(crate) fn scaled(value: f64, exponent: i32) -> BigInt {
+    let mut total = BigInt::zero();
+    add_scaled(&mut total, value, exponent);
+    total
+}
+
 /// Fixed-point `i128` encoding of non-negative f64 values at one common exponent.
 pub(crate) struct FixedPoint {
     /// Every encoded value is an integer multiple of `2^exponent`.
@@ -136,7 +186,11 @@ impl FixedPoint {
     /// Chooses a common exponent for `values` and checks that `count` of the largest one,
     /// and `multiplier` times any of them, fit in `i128` without overflow. Returns `None`
     /// when they do not, so the caller falls back to [`Dyadic`].
-    pub(crate) fn for_values(values: impl Iterator<Item = f64> + Clone, count: u64, multiplier: u64) -> Option<Self> {
+    pub(crate) fn for_values(
+        values: impl Iterator<Item = f64> + Clone,
+        count: u64,
+        multiplier: u64,
+    ) -> Option<Self> {
         let mut lowest_exponent = i32::MAX;
         let mut highest_bit = i32::MIN;
         for value in values {
@@ -154,7 +208,9 @@ impl FixedPoint {
         let value_bits = i64::from(highest_bit) - i64::from(lowest_exponent);
         let growth_bits = 64 - i64::from(count.max(multiplier).max(1).leading_zeros());
         // One bit of headroom below the sign bit for the sum of two such quantities.
-        (value_bits + growth_bits <= 125).then_some(FixedPoint { exponent: lowest_exponent })
+        (value_bits + growth_bits <= 125).then_some(FixedPoint {
+            exponent: lowest_exponent,
+        })
     }
 
     /// Encodes a non-negative value whose exponent was seen by [`Self::for_values`].
@@ -200,8 +256,18 @@ mod tests {
     }
 
     #[test]
+    fn scaled_integers_share_an_exponent() {
+        let exponent = lowest_exponent([0.75, 0.0, 2.0].into_iter());
+        assert_eq!(exponent, -2);
+        assert_eq!(scaled(0.75, exponent), BigInt::from(3));
+        assert_eq!(scaled(2.0, exponent), BigInt::from(8));
+    }
+
+    #[test]
     fn fixed_point_rejects_wide_ranges() {
-        assert!(FixedPoint::for_values([1.0, 0.5, 0.25].into_iter(), 1_000_000, 1_000_001).is_some());
+        assert!(
+            FixedPoint::for_values([1.0, 0.5, 0.25].into_iter(), 1_000_000, 1_000_001).is_some()
+        );
         assert!(FixedPoint::for_values([1e30, 1e-30].into_iter(), 10, 10).is_none());
     }
 }

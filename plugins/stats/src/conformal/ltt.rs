@@ -9,8 +9,9 @@
 //! Hoeffding-Bentkus p-value computed from the executed calibration items (given which
 //! items execute, their losses are independent draws with mean `R(tau)`). Candidates
 //! are tested in a fixed sequence from the most conservative (lowest `tau`) up, each at
-//! level `delta`, stopping at the first that is not rejected; fixed-sequence testing
-//! controls the family-wise error at `delta` without a multiplicity correction.
+//! level `delta`, and testing stops at the first that is not rejected. Because the order
+//! is fixed in advance, this controls the family-wise error at `delta` without a
+//! multiplicity correction.
 //! Reference: Angelopoulos, Bates, Candes, Jordan, Lei, "Learn then Test: Calibrating
 //! Predictive Algorithms to Achieve Risk Control" (2021).
 
@@ -20,7 +21,7 @@ use crate::special::binomial_cdf;
 use crate::StatsError;
 
 /// One tested candidate threshold.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct TestedThreshold {
     pub tau: f64,
     /// Calibration items with `score <= tau`.
@@ -58,11 +59,15 @@ pub fn hoeffding_bentkus_p_value(empirical_risk: f64, n: u64, alpha: f64) -> f64
     let clipped = risk.min(alpha);
     let hoeffding = (-(n as f64) * bernoulli_kl(clipped, alpha)).exp();
 
-    // `n * risk` is a sum of losses; within 1e-9 of an integer it counts as that integer,
+    // `n * risk` is a sum of losses. Within 1e-9 of an integer it counts as that integer,
     // so float noise in the sum does not raise the count by one.
     let losses = n as f64 * risk;
     let nearest = losses.round();
-    let loss_count = if (losses - nearest).abs() <= 1e-9 { nearest } else { losses.ceil() };
+    let loss_count = if (losses - nearest).abs() <= 1e-9 {
+        nearest
+    } else {
+        losses.ceil()
+    };
     let bentkus = std::f64::consts::E * binomial_cdf(loss_count as u64, n, alpha);
     hoeffding.min(bentkus).min(1.0)
 }
@@ -94,13 +99,25 @@ pub fn learn_then_test(
     candidates: &[f64],
 ) -> Result<LearnThenTest, StatsError> {
     if !(bound > 0.0 && bound.is_finite()) {
-        return Err(StatsError::InvalidParameter { name: "bound", value: bound, expected: "a finite harm bound above 0" });
+        return Err(StatsError::InvalidParameter {
+            name: "bound",
+            value: bound,
+            expected: "a finite harm bound above 0",
+        });
     }
     if !(alpha > 0.0 && alpha < bound) {
-        return Err(StatsError::InvalidParameter { name: "alpha", value: alpha, expected: "a risk level in (0, bound)" });
+        return Err(StatsError::InvalidParameter {
+            name: "alpha",
+            value: alpha,
+            expected: "a risk level in (0, bound)",
+        });
     }
     if !(delta > 0.0 && delta < 1.0) {
-        return Err(StatsError::InvalidParameter { name: "delta", value: delta, expected: "a probability in (0, 1)" });
+        return Err(StatsError::InvalidParameter {
+            name: "delta",
+            value: delta,
+            expected: "a probability in (0, 1)",
+        });
     }
     check_calibration(scores, harms, bound)?;
     check::non_empty("candidates", candidates)?;
@@ -116,7 +133,11 @@ pub fn learn_then_test(
 
     // Walk the candidates and the sorted items together.
     let normalised_alpha = alpha / bound;
-    let mut items: Vec<(f64, f64)> = scores.iter().copied().zip(harms.iter().map(|&h| h / bound)).collect();
+    let mut items: Vec<(f64, f64)> = scores
+        .iter()
+        .copied()
+        .zip(harms.iter().map(|&h| h / bound))
+        .collect();
     items.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let mut tested = Vec::new();
     let mut certified = None;
@@ -127,10 +148,21 @@ pub fn learn_then_test(
             loss_sum += items[executed].1;
             executed += 1;
         }
-        let conditional_harm_rate = if executed == 0 { 0.0 } else { loss_sum / executed as f64 };
-        let p_value = hoeffding_bentkus_p_value(conditional_harm_rate, executed as u64, normalised_alpha);
+        let conditional_harm_rate = if executed == 0 {
+            0.0
+        } else {
+            loss_sum / executed as f64
+        };
+        let p_value =
+            hoeffding_bentkus_p_value(conditional_harm_rate, executed as u64, normalised_alpha);
         let rejected = p_value <= delta;
-        tested.push(TestedThreshold { tau, executed, conditional_harm_rate, p_value, rejected });
+        tested.push(TestedThreshold {
+            tau,
+            executed,
+            conditional_harm_rate,
+            p_value,
+            rejected,
+        });
         if !rejected {
             break;
         }
@@ -141,7 +173,9 @@ pub fn learn_then_test(
         Some(tau) => Threshold::At(tau),
         None => {
             let needed = (delta.ln() / (1.0 - normalised_alpha).ln()).ceil();
-            Threshold::AbstainAll { min_calibration_size: needed as u64 }
+            Threshold::AbstainAll {
+                min_calibration_size: needed as u64,
+            }
         }
     };
     tracing::debug!(alpha, delta, ?threshold, "learn-then-test threshold");

@@ -15,15 +15,18 @@
 //! keep the CRC guarantee under covariate shift when the density ratio (the weights) is
 //! known; estimated weights make it approximate.
 
-mod exact;
 pub mod evaluate;
+mod exact;
 pub mod ltt;
 pub mod split;
 pub mod threshold;
 pub mod validity;
 pub mod weighted;
 
-pub use evaluate::{bootstrap_intervals, evaluate_decisions, risk_coverage_curve, Interval, InterventionMetrics, MetricIntervals, RiskCoveragePoint};
+pub use evaluate::{
+    bootstrap_intervals, evaluate_decisions, risk_coverage_curve, Interval, InterventionMetrics,
+    MetricIntervals, RiskCoveragePoint,
+};
 pub use ltt::{hoeffding_bentkus_p_value, learn_then_test, LearnThenTest, TestedThreshold};
 pub use split::{random_split, trajectory_split, Split};
 pub use threshold::{crc_threshold, Threshold};

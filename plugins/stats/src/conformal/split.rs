@@ -29,7 +29,11 @@ pub struct Split {
 ///
 /// # Errors
 /// Empty input, or a fraction outside `(0, 1)`.
-pub fn trajectory_split<T: Ord>(trajectories: &[T], calibration_fraction: f64, seed: u64) -> Result<Split, StatsError> {
+pub fn trajectory_split<T: Ord>(
+    trajectories: &[T],
+    calibration_fraction: f64,
+    seed: u64,
+) -> Result<Split, StatsError> {
     check::non_empty("trajectories", trajectories)?;
     if !(calibration_fraction > 0.0 && calibration_fraction < 1.0) {
         return Err(StatsError::InvalidParameter {
@@ -57,7 +61,10 @@ pub fn trajectory_split<T: Ord>(trajectories: &[T], calibration_fraction: f64, s
         in_calibration[id] = true;
     }
 
-    let mut split = Split { calibration: Vec::new(), test: Vec::new() };
+    let mut split = Split {
+        calibration: Vec::new(),
+        test: Vec::new(),
+    };
     for (item, trajectory) in trajectories.iter().enumerate() {
         if in_calibration[ids[trajectory]] {
             split.calibration.push(item);
@@ -72,7 +79,11 @@ pub fn trajectory_split<T: Ord>(trajectories: &[T], calibration_fraction: f64, s
 ///
 /// # Errors
 /// As for [`trajectory_split`].
-pub fn random_split(item_count: usize, calibration_fraction: f64, seed: u64) -> Result<Split, StatsError> {
+pub fn random_split(
+    item_count: usize,
+    calibration_fraction: f64,
+    seed: u64,
+) -> Result<Split, StatsError> {
     let items: Vec<usize> = (0..item_count).collect();
     trajectory_split(&items, calibration_fraction, seed)
 }

@@ -1,7 +1,9 @@
 //! The plain conformal risk control threshold.
 
 use crate::check;
-use crate::conformal::exact::{Dyadic, FixedPoint};
+use num_bigint::BigInt;
+
+use crate::conformal::exact::{self, Dyadic, FixedPoint};
 use crate::StatsError;
 
 /// An execute/abstain rule: execute an item iff its risk score is at most the threshold.
@@ -44,17 +46,29 @@ impl Threshold {
 /// feasible: the least `n` with `(n + 1) * alpha >= bound`, computed exactly.
 pub(crate) fn min_calibration_size(alpha: f64, bound: f64) -> Result<u64, StatsError> {
     if !(alpha > 0.0 && alpha.is_finite()) {
-        return Err(StatsError::InvalidParameter { name: "alpha", value: alpha, expected: "a finite risk level above 0" });
+        return Err(StatsError::InvalidParameter {
+            name: "alpha",
+            value: alpha,
+            expected: "a finite risk level above 0",
+        });
     }
     if !(bound > 0.0 && bound.is_finite()) {
-        return Err(StatsError::InvalidParameter { name: "bound", value: bound, expected: "a finite harm bound above 0" });
+        return Err(StatsError::InvalidParameter {
+            name: "bound",
+            value: bound,
+            expected: "a finite harm bound above 0",
+        });
     }
     let items_plus_one = Dyadic::from_f64(bound).ceil_div_u64(&Dyadic::from_f64(alpha));
     Ok(items_plus_one.saturating_sub(1))
 }
 
 /// Checks the calibration inputs shared by the plain and weighted thresholds.
-pub(crate) fn check_calibration(scores: &[f64], harms: &[f64], bound: f64) -> Result<(), StatsError> {
+pub(crate) fn check_calibration(
+    scores: &[f64],
+    harms: &[f64],
+    bound: f64,
+) -> Result<(), StatsError> {
     check::non_empty("scores", scores)?;
     check::same_length("scores", scores, "harms", harms)?;
     check::finite("scores", scores)?;
@@ -80,7 +94,9 @@ pub(crate) fn threshold_from_groups(
     min_calibration_size: u64,
 ) -> Threshold {
     match feasible_groups {
-        None | Some(0) => Threshold::AbstainAll { min_calibration_size },
+        None | Some(0) => Threshold::AbstainAll {
+            min_calibration_size,
+        },
         // Including every calibration item is the same loss as tau = +inf, which is larger.
         Some(count) if count == group_ends.len() => Threshold::ExecuteAll,
         Some(count) => Threshold::At(sorted_scores[group_ends[count - 1] - 1]),
@@ -106,7 +122,12 @@ pub(crate) fn threshold_from_groups(
 /// # Errors
 /// Empty or unequal inputs, a NaN or infinite score, a harm outside `[0, bound]`, or a
 /// non-positive `alpha` or `bound`.
-pub fn crc_threshold(scores: &[f64], harms: &[f64], alpha: f64, bound: f64) -> Result<Threshold, StatsError> {
+pub fn crc_threshold(
+    scores: &[f64],
+    harms: &[f64],
+    alpha: f64,
+    bound: f64,
+) -> Result<Threshold, StatsError> {
     let min_size = min_calibration_size(alpha, bound)?;
     check_calibration(scores, harms, bound)?;
 
@@ -116,23 +137,42 @@ pub fn crc_threshold(scores: &[f64], harms: &[f64], alpha: f64, bound: f64) -> R
     let sorted_scores: Vec<f64> = items.iter().map(|item| item.0).collect();
     let group_ends = tie_group_ends(&sorted_scores);
 
-    // Scan in i128 fixed point when every sum fits, else in exact big dyadics.
+    // Scan in i128 fixed point when every sum fits, else in big integers, both at the
+    // lowest exponent among the inputs so that every value is an integer.
     let n = items.len() as u64;
-    let values = items.iter().map(|item| item.1).chain([alpha, bound]);
-    let feasible = match FixedPoint::for_values(values, n, n + 1) {
+    let sorted_harms: Vec<f64> = items.iter().map(|item| item.1).collect();
+    let values = sorted_harms.iter().copied().chain([alpha, bound]);
+    let feasible = match FixedPoint::for_values(values.clone(), n, n + 1) {
         Some(fixed) => {
-            let harms: Vec<i128> = items.iter().map(|item| fixed.encode(item.1)).collect();
             let budget = fixed.encode(alpha) * i128::from(n + 1);
-            count_feasible_groups(&harms, &group_ends, fixed.encode(bound), budget, |sum, harm| sum + harm)
+            count_feasible_groups(
+                &sorted_harms,
+                &group_ends,
+                fixed.encode(bound),
+                &budget,
+                |total, harm| *total += fixed.encode(harm),
+            )
         }
         None => {
-            let harms: Vec<Dyadic> = items.iter().map(|item| Dyadic::from_f64(item.1)).collect();
-            let budget = &Dyadic::from_u64(n + 1) * &Dyadic::from_f64(alpha);
-            count_feasible_groups(&harms, &group_ends, Dyadic::from_f64(bound), budget, |sum, harm| &sum + harm)
+            let exponent = exact::lowest_exponent(values);
+            let budget = exact::scaled(alpha, exponent) * BigInt::from(n + 1);
+            count_feasible_groups(
+                &sorted_harms,
+                &group_ends,
+                exact::scaled(bound, exponent),
+                &budget,
+                |total, harm| exact::add_scaled(total, harm, exponent),
+            )
         }
     };
     let threshold = threshold_from_groups(&sorted_scores, &group_ends, feasible, min_size);
-    tracing::debug!(n, alpha, bound, ?threshold, "conformal risk control threshold");
+    tracing::debug!(
+        n,
+        alpha,
+        bound,
+        ?threshold,
+        "conformal risk control threshold"
+    );
     Ok(threshold)
 }
 
@@ -141,24 +181,24 @@ pub fn crc_threshold(scores: &[f64], harms: &[f64], alpha: f64, bound: f64) -> R
 ///
 /// Harms are non-negative, so cumulative harm never decreases and the scan stops at the
 /// first infeasible group.
-fn count_feasible_groups<T: Clone + Ord>(
-    sorted_harms: &[T],
+fn count_feasible_groups<T: Ord>(
+    sorted_harms: &[f64],
     group_ends: &[usize],
     bound: T,
-    budget: T,
-    add: impl Fn(T, &T) -> T,
+    budget: &T,
+    add: impl Fn(&mut T, f64),
 ) -> Option<usize> {
-    if bound > budget {
+    if &bound > budget {
         return None;
     }
     let mut total = bound;
     let mut start = 0;
     let mut feasible = 0;
     for &end in group_ends {
-        for harm in &sorted_harms[start..end] {
-            total = add(total, harm);
+        for &harm in &sorted_harms[start..end] {
+            add(&mut total, harm);
         }
-        if total > budget {
+        if &total > budget {
             break;
         }
         feasible += 1;

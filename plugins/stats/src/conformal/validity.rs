@@ -18,7 +18,7 @@ use crate::conformal::weighted::{category_weights, WeightedCalibration};
 use crate::StatsError;
 
 /// Summary of repeated calibration/test splits.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ValidityReport {
     /// Target risk the thresholds were calibrated for.
     pub alpha: f64,
@@ -37,11 +37,20 @@ pub struct ValidityReport {
 }
 
 impl ValidityReport {
-    fn from_splits(alpha: f64, executed_harm_rates: Vec<f64>, coverages: &[f64], abstain_all_splits: usize) -> Self {
+    fn from_splits(
+        alpha: f64,
+        executed_harm_rates: Vec<f64>,
+        coverages: &[f64],
+        abstain_all_splits: usize,
+    ) -> Self {
         let count = executed_harm_rates.len() as f64;
         let mean = executed_harm_rates.iter().sum::<f64>() / count;
         let variance = if executed_harm_rates.len() > 1 {
-            executed_harm_rates.iter().map(|rate| (rate - mean).powi(2)).sum::<f64>() / (count - 1.0)
+            executed_harm_rates
+                .iter()
+                .map(|rate| (rate - mean).powi(2))
+                .sum::<f64>()
+                / (count - 1.0)
         } else {
             0.0
         };
@@ -56,7 +65,7 @@ impl ValidityReport {
     }
 }
 
-/// Draws split `index` of a repeated-split check.
+/// Draws one split of a repeated-split check.
 fn draw_split(
     item_count: usize,
     trajectories: Option<&[String]>,
@@ -69,10 +78,14 @@ fn draw_split(
     }
 }
 
-/// Checks that a value lies in `1..` for a split count.
+/// Rejects a split count of 0.
 fn check_split_count(split_count: usize) -> Result<(), StatsError> {
     if split_count == 0 {
-        return Err(StatsError::InvalidParameter { name: "split_count", value: 0.0, expected: "at least 1 split" });
+        return Err(StatsError::InvalidParameter {
+            name: "split_count",
+            value: 0.0,
+            expected: "at least 1 split",
+        });
     }
     Ok(())
 }
@@ -110,16 +123,35 @@ pub fn validity_check(
     let mut coverages = Vec::with_capacity(split_count);
     let mut abstain_all_splits = 0;
     for _ in 0..split_count {
-        let split = draw_split(scores.len(), trajectories, calibration_fraction, seeds.random())?;
-        let threshold = crc_threshold(&gather(scores, &split.calibration), &gather(harms, &split.calibration), alpha, bound)?;
+        let split = draw_split(
+            scores.len(),
+            trajectories,
+            calibration_fraction,
+            seeds.random(),
+        )?;
+        let threshold = crc_threshold(
+            &gather(scores, &split.calibration),
+            &gather(harms, &split.calibration),
+            alpha,
+            bound,
+        )?;
         abstain_all_splits += usize::from(matches!(threshold, Threshold::AbstainAll { .. }));
 
-        let executed: Vec<bool> = split.test.iter().map(|&i| threshold.executes(scores[i])).collect();
+        let executed: Vec<bool> = split
+            .test
+            .iter()
+            .map(|&i| threshold.executes(scores[i]))
+            .collect();
         let metrics = evaluate_decisions(&executed, &gather(harms, &split.test))?;
         rates.push(metrics.executed_harm_rate);
         coverages.push(metrics.coverage);
     }
-    Ok(ValidityReport::from_splits(alpha, rates, &coverages, abstain_all_splits))
+    Ok(ValidityReport::from_splits(
+        alpha,
+        rates,
+        &coverages,
+        abstain_all_splits,
+    ))
 }
 
 /// Repeats seeded splits as [`validity_check`] does, but calibrates weighted CRC with
@@ -158,13 +190,20 @@ pub fn weighted_validity_check(
     let mut coverages = Vec::with_capacity(split_count);
     let mut abstain_all_splits = 0;
     for _ in 0..split_count {
-        let split = draw_split(scores.len(), trajectories, calibration_fraction, seeds.random())?;
+        let split = draw_split(
+            scores.len(),
+            trajectories,
+            calibration_fraction,
+            seeds.random(),
+        )?;
 
         // Calibrate with weights from the calibration part's category shares.
         let calibration_categories = gather(categories, &split.calibration);
         let weights_by_category = category_weights(&calibration_categories, target_frequencies)?;
-        let calibration_weights: Vec<f64> =
-            calibration_categories.iter().map(|category| weights_by_category[category]).collect();
+        let calibration_weights: Vec<f64> = calibration_categories
+            .iter()
+            .map(|category| weights_by_category[category])
+            .collect();
         let calibration = WeightedCalibration::new(
             &gather(scores, &split.calibration),
             &gather(harms, &split.calibration),
@@ -196,5 +235,10 @@ pub fn weighted_validity_check(
         rates.push(weighted_executed_harm / total_test_weight);
         coverages.push(executed_count as f64 / split.test.len() as f64);
     }
-    Ok(ValidityReport::from_splits(alpha, rates, &coverages, abstain_all_splits))
+    Ok(ValidityReport::from_splits(
+        alpha,
+        rates,
+        &coverages,
+        abstain_all_splits,
+    ))
 }

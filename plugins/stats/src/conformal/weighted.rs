@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use crate::check;
 use crate::conformal::exact::Dyadic;
-use crate::conformal::threshold::{check_calibration, min_calibration_size, threshold_from_groups, tie_group_ends, Threshold};
+use crate::conformal::threshold::{
+    check_calibration, min_calibration_size, threshold_from_groups, tie_group_ends, Threshold,
+};
 use crate::StatsError;
 
 /// A weighted calibration set, sorted once so that each test item's threshold takes
@@ -38,11 +40,23 @@ impl WeightedCalibration {
     ///
     /// # Errors
     /// As for `crc_threshold`, plus a weight that is negative, NaN or infinite.
-    pub fn new(scores: &[f64], harms: &[f64], weights: &[f64], alpha: f64, bound: f64) -> Result<Self, StatsError> {
+    pub fn new(
+        scores: &[f64],
+        harms: &[f64],
+        weights: &[f64],
+        alpha: f64,
+        bound: f64,
+    ) -> Result<Self, StatsError> {
         let min_calibration_size = min_calibration_size(alpha, bound)?;
         check_calibration(scores, harms, bound)?;
         check::same_length("scores", scores, "weights", weights)?;
-        check::in_range("weights", weights, 0.0, f64::MAX, "a finite weight of at least 0")?;
+        check::in_range(
+            "weights",
+            weights,
+            0.0,
+            f64::MAX,
+            "a finite weight of at least 0",
+        )?;
 
         let mut order: Vec<usize> = (0..scores.len()).collect();
         order.sort_unstable_by(|&a, &b| scores[a].total_cmp(&scores[b]));
@@ -105,9 +119,17 @@ impl WeightedCalibration {
             None
         } else {
             // Cumulative weighted harm never decreases, so the feasible groups are a prefix.
-            Some(self.cumulative_weighted_harm.partition_point(|harm| (harm + &test_term) <= budget))
+            Some(
+                self.cumulative_weighted_harm
+                    .partition_point(|harm| (harm + &test_term) <= budget),
+            )
         };
-        Ok(threshold_from_groups(&self.sorted_scores, &self.group_ends, feasible, self.min_calibration_size))
+        Ok(threshold_from_groups(
+            &self.sorted_scores,
+            &self.group_ends,
+            feasible,
+            self.min_calibration_size,
+        ))
     }
 }
 
@@ -155,7 +177,8 @@ pub fn category_weights(
     }
     if target_total <= 0.0 {
         return Err(StatsError::Unsupported(
-            "target category frequencies sum to 0: give at least one category a positive frequency".to_string(),
+            "target category frequencies sum to 0: give at least one category a positive frequency"
+                .to_string(),
         ));
     }
 
@@ -176,7 +199,8 @@ pub fn category_weights(
     let weights = counts
         .into_iter()
         .map(|(category, count)| {
-            let target_share = target_frequencies.get(category).copied().unwrap_or(0.0) / target_total;
+            let target_share =
+                target_frequencies.get(category).copied().unwrap_or(0.0) / target_total;
             let calibration_share = count as f64 / n;
             (category.to_string(), target_share / calibration_share)
         })

@@ -49,9 +49,9 @@ fn grpo_improves_on_sft() {
 
     // GRPO on the correctness reward.
     let prompts = common::grpo_prompts(&policy, &tokenizer, &common::tasks(64, 3));
-    let optimizer = OptimizerConfig { learning_rate: 5e-3, ..OptimizerConfig::default() };
+    let optimizer = OptimizerConfig { learning_rate: 2e-3, ..OptimizerConfig::default() };
     let config = GrpoConfig {
-        steps: 60,
+        steps: 80,
         prompts_per_step: 4,
         rollout: RolloutConfig { group_size: 8, max_turns: 2, max_completion_tokens: 32, ..RolloutConfig::default() },
         optimizer,
@@ -68,6 +68,7 @@ fn grpo_improves_on_sft() {
     .unwrap();
 
     let after = mean_reward(&policy, &tokenizer, &held_out, 4);
+    println!("held-out mean reward: {before} after SFT, {after} after GRPO");
     assert!(before < 0.5, "the SFT policy should answer near chance (1/3), got {before}");
     assert!(after > before + 0.25, "GRPO should raise the held-out reward from {before}, got {after} (training rewards {history:?})");
 }

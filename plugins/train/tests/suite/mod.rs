@@ -1,5 +1,6 @@
 mod cases;
 mod common;
+mod grpo;
 mod learning;
 mod model;
 mod optim;

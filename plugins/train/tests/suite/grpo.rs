@@ -1,0 +1,119 @@
+//! The GRPO objective by hand, and the GRPO loop's options and resume.
+
+use assay_train::grpo::{train_grpo, GrpoConfig, GrpoInputs, NoHooks, WeightedReward};
+use assay_train::kl::KlEstimator;
+use assay_train::loss::{aggregate, policy_loss, Aggregation, LossNormalizer, PolicyLossInputs, PolicyLossSettings, RatioLevel};
+use assay_train::rollout::RolloutConfig;
+use assay_train::{Policy, TinyVlm};
+use candle_core::{DType, Device, Tensor};
+
+use super::common::{self, tokenizer, tiny_model, CorrectColour};
+
+fn settings(ratio_level: RatioLevel) -> PolicyLossSettings {
+    PolicyLossSettings {
+        clip_epsilon_low: 0.2,
+        clip_epsilon_high: 0.2,
+        ratio_level,
+        kl_coef: 0.0,
+        kl_estimator: KlEstimator::K3,
+        entropy_coef: 0.0,
+        aggregation: Aggregation::TokenMean,
+    }
+}
+
+/// Log-ratios [0.5, -1.0] with advantage 1 on both tokens.
+fn clipped_loss(ratio_level: RatioLevel) -> (f64, f64) {
+    let device = Device::Cpu;
+    let log_probs = Tensor::new(&[[-1.0f64, -2.0]], &device).unwrap();
+    let old = Tensor::new(&[[-1.5f64, -1.0]], &device).unwrap();
+    let ones = Tensor::new(&[[1.0f64, 1.0]], &device).unwrap();
+    let inputs = PolicyLossInputs { log_probs: &log_probs, old_log_probs: &old, ref_log_probs: None, advantages: &ones, mask: &ones, entropy: None };
+    let loss = policy_loss(&inputs, &settings(ratio_level), LossNormalizer { tokens: 2.0, sequences: 1.0 }).unwrap();
+    (loss.loss.to_scalar::<f64>().unwrap(), loss.clip_fraction)
+}
+
+#[test]
+fn token_ratio_clips_each_token() {
+    // Ratios e^0.5 = 1.6487 (clipped to 1.2) and e^-1 = 0.3679 (the unclipped term is smaller).
+    let (loss, clip_fraction) = clipped_loss(RatioLevel::Token);
+    assert!((loss - -(1.2 + (-1.0f64).exp()) / 2.0).abs() < 1e-12, "{loss}");
+    assert_eq!(clip_fraction, 1.0);
+}
+
+#[test]
+fn sequence_ratio_uses_mean_log_ratio() {
+    // GSPO: exp(mean(0.5, -1.0)) = e^-0.25 = 0.7788, below the clipped 0.8, so the minimum keeps it.
+    let (loss, _) = clipped_loss(RatioLevel::Sequence);
+    assert!((loss - -(-0.25f64).exp()).abs() < 1e-12, "{loss}");
+}
+
+#[test]
+fn aggregation_modes_by_hand() {
+    let device = Device::Cpu;
+    let per_token = Tensor::new(&[[1.0f64, 2.0, 3.0], [4.0, 0.0, 0.0]], &device).unwrap();
+    let mask = Tensor::new(&[[1.0f64, 1.0, 1.0], [1.0, 0.0, 0.0]], &device).unwrap();
+    let normalizer = LossNormalizer { tokens: 4.0, sequences: 2.0 };
+    let value = |mode| aggregate(&per_token, &mask, mode, normalizer).unwrap().to_scalar::<f64>().unwrap();
+    assert_eq!(value(Aggregation::TokenMean), 10.0 / 4.0);
+    assert_eq!(value(Aggregation::SeqMeanTokenMean), (2.0 + 4.0) / 2.0);
+    assert_eq!(value(Aggregation::SeqMeanTokenSum), (6.0 + 4.0) / 2.0);
+}
+
+fn weights_of(policy: &TinyVlm) -> Vec<Vec<f32>> {
+    policy.named_vars().into_iter().map(|(_, var)| var.as_tensor().flatten_all().unwrap().to_vec1().unwrap()).collect()
+}
+
+/// A small configuration that exercises every option: GSPO ratio, KL to a reference in
+/// the loss, entropy bonus, per-sequence aggregation and two updates per batch.
+fn full_options() -> GrpoConfig {
+    GrpoConfig {
+        steps: 2,
+        prompts_per_step: 2,
+        rollout: RolloutConfig { group_size: 3, max_turns: 2, max_completion_tokens: 16, ..RolloutConfig::default() },
+        ratio_level: RatioLevel::Sequence,
+        kl_coef: 0.1,
+        entropy_coef: 0.01,
+        aggregation: Aggregation::SeqMeanTokenSum,
+        updates_per_batch: 2,
+        micro_batch_size: 4,
+        checkpoint_every: 1,
+        ..GrpoConfig::default()
+    }
+}
+
+fn run(policy: &mut TinyVlm, reference: &TinyVlm, checkpoint: &std::path::Path, stop_after: Option<f64>) -> anyhow::Result<Vec<Vec<(String, f64)>>> {
+    let tokenizer = tokenizer();
+    let prompts = common::grpo_prompts(policy, &tokenizer, &common::tasks(4, 40));
+    let mut rewards = vec![WeightedReward { reward: Box::new(CorrectColour), weight: 1.0 }];
+    let inputs = GrpoInputs { tokenizer: &tokenizer, prompts: &prompts, rewards: &mut rewards, tools: &mut common::ZoomTool, hooks: &mut NoHooks };
+    let mut seen = Vec::new();
+    train_grpo(&full_options(), policy, Some(reference), inputs, Some(checkpoint), &mut |m| {
+        // Wall-clock rates differ between runs; everything else must repeat exactly.
+        seen.push(m.iter().filter(|(k, _)| !k.contains("per_second")).map(|(k, v)| (k.clone(), *v)).collect());
+        if stop_after.is_some_and(|s| m["step"] >= s) {
+            anyhow::bail!("simulated crash");
+        }
+        Ok(())
+    })?;
+    Ok(seen)
+}
+
+#[test]
+fn grpo_resume_is_bit_identical() {
+    let tokenizer = tokenizer();
+    let dir = tempfile::tempdir().unwrap();
+    let reference = tiny_model(&tokenizer, DType::F32, 50);
+
+    let mut policy = reference.duplicate().unwrap();
+    let full = run(&mut policy, &reference, &dir.path().join("full"), None).unwrap();
+    assert!(full.iter().all(|m| m.iter().all(|(_, v)| v.is_finite())), "{full:?}");
+    let kl = full[1].iter().find(|(k, _)| k == "kl").unwrap().1;
+    assert!(kl > 0.0, "after one update the policy differs from the reference: KL {kl}");
+
+    let mut first = reference.duplicate().unwrap();
+    assert!(run(&mut first, &reference, &dir.path().join("split"), Some(1.0)).is_err());
+    let mut resumed = tiny_model(&tokenizer, DType::F32, 51);
+    let rest = run(&mut resumed, &reference, &dir.path().join("split"), None).unwrap();
+    assert_eq!(rest, full[1..].to_vec());
+    assert_eq!(weights_of(&resumed), weights_of(&policy));
+}
