@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Qwen3-VL plugin with CUDA and runs one SFT step and one GRPO step of a tiny
-# random checkpoint on GPU 0, printing each step's wall time and the peak GPU memory in use
-# (sampled with nvidia-smi every 100 ms, so short peaks can be missed).
+# random checkpoint on GPU 0. It prints each step's wall time and the peak GPU memory in
+# use, sampled with nvidia-smi every 100 ms, so short peaks can be missed.
+#
+# NOTE: written by reading only; it has not been run on a GPU yet.
 #
 # Needs: the CUDA toolkit (nvcc) for candle's kernels, nvidia-smi, and the crates already
 # in the Cargo cache or network access to crates.io.

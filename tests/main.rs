@@ -1,5 +1,6 @@
 //! Integration tests that run the real `assay` binary. All modules compile into one
 //! test binary to keep link time low.
 
+mod actfer;
 mod run_folder;
 mod spec_cli;

@@ -50,7 +50,7 @@ fn validate_error_in_base_points_at_base_file() {
     let output = assay(&fixtures(), &["validate", "bad_child.yaml"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).starts_with("bad_base.yaml:6:12: error: unknown value `float16`, did you mean `f16`?"),
+        stderr(&output).starts_with("bad_base.yaml:6:12: error: unknown value `float16`\n  help: expected one of `f32`, `bf16`, `f16`"),
         "{}",
         stderr(&output)
     );

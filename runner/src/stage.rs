@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::spec::{Diagnostic, Experiment, Node};
+use crate::spec::{Diagnostic, Experiment, Node, PluginSection};
 
 /// Everything a running stage may read or write.
 pub struct StageContext<'a> {
@@ -33,6 +33,20 @@ pub struct StageContext<'a> {
     pub resuming: bool,
     /// Step-level scalars; they end up in the run's `metrics.parquet`.
     pub scalars: crate::run::ScalarLog,
+    /// Folder of the spec file the run started from; relative paths in stage
+    /// parameters are resolved against it.
+    pub spec_dir: PathBuf,
+}
+
+impl StageContext<'_> {
+    /// Resolves a path from the stage's parameters against the spec file's folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.spec_dir.join(path)
+        }
+    }
 }
 
 /// A stage kind with typed parameters: implement this once per file under `stages/`.
@@ -52,8 +66,23 @@ pub trait StageRunner: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Plugins the stage uses, as (section, name). Their names, versions and file hashes
+    /// enter the stage's cache key and the run manifest. The default uses none.
+    fn plugins(_params: &Self::Params) -> Vec<(PluginSection, String)> {
+        Vec::new()
+    }
+
     /// Runs the stage. Outputs go under `ctx.work_dir`.
     fn run(params: &Self::Params, ctx: &mut StageContext) -> anyhow::Result<()>;
+}
+
+/// Parameters that passed a stage kind's checks.
+#[derive(Debug, Clone)]
+pub struct CheckedParams {
+    /// Canonical JSON of the typed parameters, defaults filled in; enters the cache key.
+    pub params: serde_json::Value,
+    /// Plugins the stage uses, as (section, name).
+    pub plugins: Vec<(PluginSection, String)>,
 }
 
 /// Object-safe view of a [`StageRunner`], so kinds of different types share one registry.
@@ -64,7 +93,7 @@ pub trait StageKind: Send + Sync {
 
     /// Deserializes and validates the parameters; returns them as canonical JSON, which
     /// is what enters the stage's cache key.
-    fn check(&self, params: &Node, spec: &Experiment) -> Result<serde_json::Value, Vec<Diagnostic>>;
+    fn check(&self, params: &Node, spec: &Experiment) -> Result<CheckedParams, Vec<Diagnostic>>;
 
     /// Deserializes the parameters again and runs the stage.
     fn run(&self, params: &Node, ctx: &mut StageContext) -> anyhow::Result<()>;
@@ -85,15 +114,16 @@ impl<S: StageRunner> StageKind for Typed<S> {
         generator.subschema_for::<S::Params>()
     }
 
-    fn check(&self, params: &Node, spec: &Experiment) -> Result<serde_json::Value, Vec<Diagnostic>> {
+    fn check(&self, params: &Node, spec: &Experiment) -> Result<CheckedParams, Vec<Diagnostic>> {
         let typed: S::Params = crate::spec::from_node(params)?;
         let problems = S::validate(&typed, spec);
         if !problems.is_empty() {
             return Err(problems);
         }
-        serde_json::to_value(&typed).map_err(|error| {
+        let json = serde_json::to_value(&typed).map_err(|error| {
             vec![Diagnostic::at_node(params, format!("parameters of `{}` cannot be serialized: {error}", S::KIND))]
-        })
+        })?;
+        Ok(CheckedParams { params: json, plugins: S::plugins(&typed) })
     }
 
     fn run(&self, params: &Node, ctx: &mut StageContext) -> anyhow::Result<()> {

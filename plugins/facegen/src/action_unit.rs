@@ -119,12 +119,12 @@ impl ActionUnit {
         }
     }
 
-    /// The face region in which the renderer draws this Action Unit's appearance changes.
+    /// Returns the face region in which the renderer draws this Action Unit's changes.
     pub fn region(self) -> FaceRegion {
         match self {
             ActionUnit::Au1 | ActionUnit::Au2 | ActionUnit::Au4 => FaceRegion::ForeheadEyebrow,
             ActionUnit::Au5 | ActionUnit::Au6 | ActionUnit::Au7 => FaceRegion::EyePeriorbital,
-            ActionUnit::Au9 => FaceRegion::EyePeriorbital,
+            ActionUnit::Au9 => FaceRegion::Nose,
             _ => FaceRegion::MouthChin,
         }
     }

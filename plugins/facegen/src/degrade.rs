@@ -157,14 +157,31 @@ pub fn to_grayscale(buffer: &mut Buffer) {
     buffer.channels = 1;
 }
 
+/// TODO: low-quality domains have no JPEG blocking or chroma subsampling, which real
+/// in-the-wild frames show.
+///
 /// Adds independent Gaussian noise with standard deviation `sigma` to every value.
 pub fn add_noise(buffer: &mut Buffer, sigma: f32, rng: &mut impl Rng) {
     if sigma <= 0.0 {
         return;
     }
-    for v in buffer.data.iter_mut() {
-        *v += sigma * gaussian(rng);
+    // Each Box-Muller draw yields two independent samples, so values go in pairs.
+    for pair in buffer.data.chunks_mut(2) {
+        let (a, b) = gaussian_pair(rng);
+        pair[0] += sigma * a;
+        if let Some(second) = pair.get_mut(1) {
+            *second += sigma * b;
+        }
     }
+}
+
+/// Draws two independent standard normal samples (Box-Muller transform).
+pub fn gaussian_pair(rng: &mut impl Rng) -> (f32, f32) {
+    let u1: f32 = rng.random_range(f32::EPSILON..1.0);
+    let u2: f32 = rng.random();
+    let radius = (-2.0 * u1.ln()).sqrt();
+    let (sin, cos) = (std::f32::consts::TAU * u2).sin_cos();
+    (radius * cos, radius * sin)
 }
 
 /// Draws a standard normal sample (Box-Muller transform).
@@ -172,4 +189,69 @@ pub fn gaussian(rng: &mut impl Rng) -> f32 {
     let u1: f32 = rng.random_range(f32::EPSILON..1.0);
     let u2: f32 = rng.random();
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn impulse(size: usize) -> Buffer {
+        let mut data = vec![0.0; size * size];
+        data[(size / 2) * size + size / 2] = 1.0;
+        Buffer {
+            width: size,
+            height: size,
+            channels: 1,
+            data,
+        }
+    }
+
+    #[test]
+    fn blur_of_impulse_matches_kernel() {
+        // Sigma 1 gives taps exp(-i^2 / 2) for i in -3..=3, which sum to 2.50594; the
+        // centre of the blurred impulse is the squared centre tap, (1 / 2.50594)^2.
+        let mut buffer = impulse(9);
+        blur(&mut buffer, 1.0);
+        assert!(
+            (buffer.data[4 * 9 + 4] - 0.159_24).abs() < 1e-4,
+            "{}",
+            buffer.data[40]
+        );
+        let total: f32 = buffer.data.iter().sum();
+        assert!(
+            (total - 1.0).abs() < 1e-5,
+            "blur changed the total to {total}"
+        );
+    }
+
+    #[test]
+    fn gaussian_pair_has_unit_variance() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let samples: Vec<f32> = (0..20_000)
+            .flat_map(|_| {
+                let (a, b) = gaussian_pair(&mut rng);
+                [a, b]
+            })
+            .collect();
+        let mean = samples.iter().sum::<f32>() / samples.len() as f32;
+        let variance =
+            samples.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / samples.len() as f32;
+        assert!(mean.abs() < 0.02, "mean {mean}");
+        assert!((variance - 1.0).abs() < 0.03, "variance {variance}");
+    }
+
+    #[test]
+    fn grayscale_uses_bt601_weights() {
+        let mut buffer = Buffer {
+            width: 1,
+            height: 1,
+            channels: 3,
+            data: vec![100.0, 200.0, 50.0],
+        };
+        to_grayscale(&mut buffer);
+        assert_eq!(buffer.channels, 1);
+        // 0.299 * 100 + 0.587 * 200 + 0.114 * 50 = 153.0
+        assert!((buffer.data[0] - 153.0).abs() < 1e-4);
+    }
 }

@@ -49,7 +49,7 @@ impl Domain {
         }
     }
 
-    /// The preset's full configuration.
+    /// Returns the preset's full configuration.
     pub fn config(self) -> DomainConfig {
         match self {
             Domain::Ferplus => DomainConfig {
@@ -179,7 +179,7 @@ impl Range {
     }
 }
 
-/// What a domain is labelled with.
+/// Label set of a domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LabelKind {
@@ -189,8 +189,9 @@ pub enum LabelKind {
     ActionUnits,
 }
 
-/// Everything that decides how a domain's images look and are labelled. Start from a
-/// preset (`Domain::Affectnet.config()`) and override fields.
+/// Everything that decides how a domain's images look and are labelled. There are no
+/// field defaults of its own: start from a preset (`Domain::Affectnet.config()`) and
+/// override fields, for example with [`DomainConfig::with_overrides`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DomainConfig {
@@ -204,8 +205,8 @@ pub struct DomainConfig {
     /// `0.15..=0.75`; the whole face always stays inside the image.
     pub face_scale: Range,
     /// Maximum random shift of the face centre from the image centre, as a fraction of
-    /// the image size, in `0.0..=0.4`; shifts are reduced where the face would leave the
-    /// image.
+    /// the image size, in `0.0..=0.4`. A shift is reduced where the face would otherwise
+    /// leave the image.
     pub center_jitter: f32,
     /// Maximum in-plane head rotation in degrees, in `0..=30`.
     pub max_roll_degrees: f32,
@@ -224,27 +225,27 @@ pub struct DomainConfig {
     /// brightness changes by up to this fraction from the image centre to its edge.
     pub max_light_gradient: f32,
     /// Multiplier on prototype Action Unit intensities, within `0.0..=1.0`; low values
-    /// give subtle expressions.
+    /// give subtle expressions. Ignored for `labels: action_units`.
     pub expression_intensity: Range,
     /// Probability in `0.0..=1.0` that a sample's emotion label is replaced by a different
-    /// class drawn uniformly.
+    /// class drawn uniformly. Ignored for `labels: action_units`.
     pub label_noise_rate: f32,
     /// Probability in `0.0..=1.0` that one face region is hidden by an occluder or by
     /// local heavy noise, so that zooming into it shows nothing useful.
     pub occlusion_rate: f32,
     /// Relative frequency of each emotion class; ignored for `labels: action_units`.
     pub emotion_weights: EmotionWeights,
-    /// What samples are labelled with.
+    /// Label set of the samples.
     pub labels: LabelKind,
-    /// Number of consecutive indices that show the same subject, at least 1; above 1
-    /// the Action Units vary smoothly from frame to frame as in a video.
+    /// Number of consecutive indices that show the same subject, at least 1. Used only
+    /// with `labels: action_units`, where the Action Units vary smoothly from frame to
+    /// frame as in a video.
     pub frames_per_subject: u32,
 }
 
 impl DomainConfig {
-    /// Returns this config with the fields named in `overrides` (a JSON object, as a spec
-    /// file's `domain_overrides:` section would give) replaced, nested objects merged
-    /// key by key, then validated.
+    /// Returns a validated copy with the fields named in `overrides` (a JSON object)
+    /// replaced. Nested objects such as `noise_sigma` are merged key by key.
     ///
     /// # Errors
     /// [`FacegenError::InvalidConfig`] for an unknown field, a value of the wrong type, or
@@ -283,6 +284,7 @@ impl DomainConfig {
         check_f32("label_noise_rate", self.label_noise_rate, 0.0, 1.0)?;
         check_f32("occlusion_rate", self.occlusion_rate, 0.0, 1.0)?;
         check_u32("frames_per_subject", self.frames_per_subject, 1, u32::MAX)?;
+
         let weights = self.emotion_weights.to_array();
         if self.labels == LabelKind::Emotion {
             if let Some(w) = weights.iter().find(|w| !w.is_finite() || **w < 0.0) {

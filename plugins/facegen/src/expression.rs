@@ -63,9 +63,9 @@ impl Activation {
         self.left[i].max(self.right[i])
     }
 
-    /// Active Action Units in FACS-number order. An AU active on one side only is
-    /// reported with that side; one active on both sides is reported as `both` with the
-    /// stronger side's intensity.
+    /// Returns the active Action Units in FACS-number order. An AU active on one side
+    /// only is reported with that side. An AU active on both sides is reported as `both`
+    /// with the stronger side's intensity.
     pub fn to_labels(&self) -> Vec<AuIntensity> {
         ActionUnit::ALL
             .iter()
@@ -111,11 +111,11 @@ const fn optional(au: ActionUnit, intensity: f32) -> PrototypeAu {
     }
 }
 
-/// EMFACS-style prototype of `emotion`: happiness 6+12, sadness 1+4+15, surprise
-/// 1+2+5B+26, fear 1+2+4+5+7+20+26, disgust 9+15+17, anger 4+5+7+23, contempt unilateral
-/// 12+14 (after the EMFACS prediction tables of Ekman and Friesen, as commonly
-/// reproduced; AU10 and AU24 are not drawn, so disgust and anger use their variants
-/// without them).
+/// Returns the EMFACS-style prototype of `emotion`, with its required and optional AUs.
+/// The core combinations are happiness 6+12, sadness 1+4+15, surprise 1+2+5+26, fear
+/// 1+2+4+5+7+20+26, disgust 9+15+17, anger 4+5+7+23 and contempt 12+14 on one side.
+/// The renderer draws neither AU10 nor AU24, so disgust and anger use variants without
+/// them.
 fn prototype(emotion: Emotion) -> &'static [PrototypeAu] {
     match emotion {
         Emotion::Neutral => NEUTRAL,

@@ -153,6 +153,9 @@ pub struct Layout {
 
 /// Maps an interior feature's x for a head turned by `yaw` (-1..1 for -30..30 degrees):
 /// features shift toward the turn and the face narrows.
+///
+/// NOTE: this is a 2D approximation. The outline barely moves and the near and far
+/// halves are foreshortened alike, so large yaws look flatter than real profiles.
 pub fn yaw_x(x: f32, yaw: f32) -> f32 {
     x * (1.0 - 0.22 * yaw.abs()) + 0.13 * yaw
 }

@@ -18,7 +18,7 @@ use crate::sample::{
     SequencePosition,
 };
 
-/// How an occluded region is hidden.
+/// Method that hides an occluded region.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OcclusionKind {
     /// An object drawn over the region (sunglasses, a hand, a scarf, a hat brim).

@@ -79,7 +79,7 @@ impl PixelBox {
         b
     }
 
-    /// The box clipped to an image of `width` x `height` pixels.
+    /// Returns the box clipped to an image of `width` x `height` pixels.
     pub fn clipped(self, width: u32, height: u32) -> PixelBox {
         let (w, h) = (width as f32, height as f32);
         PixelBox {
@@ -90,7 +90,7 @@ impl PixelBox {
         }
     }
 
-    /// Whether `p` lies inside the box or on its border.
+    /// Returns whether `p` lies inside the box or on its border.
     pub fn contains(&self, p: Point) -> bool {
         p.x >= self.x_min && p.x <= self.x_max && p.y >= self.y_min && p.y <= self.y_max
     }
@@ -149,7 +149,7 @@ pub struct Landmarks {
 }
 
 impl Landmarks {
-    /// The six landmarks in field order.
+    /// Returns the six landmarks in field order.
     pub fn points(&self) -> [Point; 6] {
         [
             self.left_eye,
@@ -212,8 +212,8 @@ pub struct FaceTruth {
     pub expressed_emotion: Option<Emotion>,
     /// Active Action Units with intensity above zero, in FACS-number order.
     pub action_units: Vec<AuIntensity>,
-    /// Box around the face from the top of the forehead to the chin and cheek to cheek
-    /// (ears and hair excluded), clipped to the image.
+    /// Box around the face from about the hairline (0.22 face widths above the brows) to
+    /// the chin and from cheek to cheek, ears and hair excluded, clipped to the image.
     pub face_box: PixelBox,
     pub landmarks: Landmarks,
     pub regions: RegionBoxes,

@@ -204,6 +204,22 @@ fn ferplus_fixture_loads() {
 }
 
 #[test]
+fn ferplus_rejects_bad_vote() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("fer2013new.csv"),
+        "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n\
+         Training,fer0000000.png,4,0,0,NaN,3,2,0,0,0,0\n",
+    );
+    let error = load_ferplus(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("line 2"), "{error}");
+    assert!(
+        error.contains("`NaN` in column sadness is not a vote count"),
+        "{error}"
+    );
+}
+
+#[test]
 fn sfew_fixture_loads() {
     let dir = tempfile::tempdir().unwrap();
     let train = dir.path().join("Train");

@@ -288,3 +288,62 @@ fn overrides_replace_named_fields() {
         .to_string();
     assert!(out_of_range.contains("label_noise_rate"), "{out_of_range}");
 }
+
+#[test]
+fn prototypes_use_their_emfacs_aus() {
+    use ActionUnit::*;
+    // Required and optional AUs of each prototype, from the EMFACS-style table in
+    // `expression.rs`.
+    let table: [(Emotion, &[ActionUnit], &[ActionUnit]); 7] = [
+        (Emotion::Happiness, &[Au6, Au12], &[Au25]),
+        (Emotion::Sadness, &[Au1, Au4, Au15], &[Au17]),
+        (Emotion::Surprise, &[Au1, Au2, Au5, Au26], &[Au25]),
+        (
+            Emotion::Fear,
+            &[Au1, Au2, Au4, Au5, Au7, Au20, Au25],
+            &[Au26],
+        ),
+        (Emotion::Disgust, &[Au9, Au15, Au17], &[Au4, Au25]),
+        (Emotion::Anger, &[Au4, Au5, Au7, Au23], &[Au17]),
+        (Emotion::Contempt, &[Au12, Au14], &[]),
+    ];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+    for (emotion, required, optional) in table {
+        let mut counts = std::collections::HashMap::new();
+        let mut intensities = Vec::new();
+        for _ in 0..200 {
+            let activation = sample_prototype(emotion, 1.0, &mut rng);
+            for label in activation.to_labels() {
+                assert!(
+                    required.contains(&label.au) || optional.contains(&label.au),
+                    "{emotion}: unexpected {}",
+                    label.au
+                );
+                *counts.entry(label.au).or_insert(0) += 1;
+            }
+            intensities.push(activation.max(required[0]));
+        }
+        for au in required {
+            let count = counts.get(au).copied().unwrap_or(0);
+            assert!(
+                count >= 180,
+                "{emotion}: required {au} present in only {count} of 200"
+            );
+        }
+        for au in optional {
+            let count = counts.get(au).copied().unwrap_or(0);
+            assert!(
+                (50..=130).contains(&count),
+                "{emotion}: optional {au} present in {count} of 200"
+            );
+        }
+        // Intensities vary from sample to sample.
+        let spread = intensities.iter().cloned().fold(0.0, f32::max)
+            - intensities
+                .iter()
+                .cloned()
+                .filter(|v| *v > 0.0)
+                .fold(1.0, f32::min);
+        assert!(spread > 0.1, "{emotion}: intensity spread only {spread}");
+    }
+}

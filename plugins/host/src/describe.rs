@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::{NativePlugin, SandboxLimits, WasmTool};
 
-/// How a plugin is packaged.
+/// Packaging of a plugin file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PluginFormat {
@@ -16,7 +16,8 @@ pub enum PluginFormat {
     Wasm,
 }
 
-/// What `assay plugins check` prints and run manifests record about a plugin file.
+/// Identity and schema of a plugin file, as `assay plugins check` prints it and run
+/// manifests record it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PluginInfo {
     pub format: PluginFormat,

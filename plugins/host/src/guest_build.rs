@@ -2,7 +2,7 @@
 //! benchmarks and example specs run from a fresh clone.
 //!
 //! Each build runs `cargo` once per process (guarded by a `OnceLock`) with its own
-//! target folder under the workspace's target folder, so it never waits on the build
+//! target folder under the workspace's target folder, so it does not wait on the build
 //! lock of the `cargo test` that started it. Cargo's own freshness check makes a repeat
 //! run cheap. The guests need `rustup target add wasm32-wasip2`.
 
@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 /// The guest crates in `plugins/tools`.
 pub const GUEST_NAMES: [&str; 4] = ["zoom_in", "face_align", "hostile", "wrong_version"];
 
-/// The repository root (two folders above this crate).
+/// Returns the repository root (two folders above this crate).
 pub fn workspace_root() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     root.canonicalize().unwrap_or(root)
@@ -26,7 +26,8 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
-fn run_cargo(args: &[&str], target: &Path) -> Result<(), String> {
+/// Runs cargo with `args` into `target`; `hint` is appended to a failure message.
+fn run_cargo(args: &[&str], target: &Path, hint: &str) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     tracing::info!(?args, target = %target.display(), "building plugins with cargo");
     let output = Command::new(&cargo)
@@ -41,7 +42,7 @@ fn run_cargo(args: &[&str], target: &Path) -> Result<(), String> {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: String = stderr.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
         Err(format!(
-            "`cargo {}` failed ({}); if the target is missing run `rustup target add wasm32-wasip2`:\n{tail}",
+            "`cargo {}` failed ({}){hint}:\n{tail}",
             args.join(" "),
             output.status
         ))
@@ -63,6 +64,7 @@ pub fn ensure_guests_built() -> Result<PathBuf, String> {
             run_cargo(
                 &["build", "--release", "--target", "wasm32-wasip2", "--manifest-path", &manifest],
                 &target,
+                "; if the `wasm32-wasip2` target is missing, run `rustup target add wasm32-wasip2`",
             )?;
             Ok(target.join("wasm32-wasip2/release"))
         })
@@ -97,7 +99,7 @@ pub fn ensure_native_plugin_built(package: &str, lib_name: &str) -> Result<PathB
         .entry(package.to_string())
         .or_insert_with(|| {
             let target = target_dir().join("native-plugins");
-            run_cargo(&["build", "-p", package], &target)?;
+            run_cargo(&["build", "-p", package], &target, "")?;
             let file = format!(
                 "{}{lib_name}{}",
                 std::env::consts::DLL_PREFIX,

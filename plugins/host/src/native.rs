@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::hash::sha256_file;
 
-/// Why loading or calling a native plugin failed.
+/// Failure to load or call a native plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum NativeError {
     #[error("native plugin `{path}` not found; check the path in the spec's `plugins` section")]

@@ -5,4 +5,5 @@
 mod common;
 mod native_plugin;
 mod sandbox;
+mod synthetic_faces;
 mod tools;

@@ -17,7 +17,7 @@ fn face_align() -> &'static WasmTool {
     TOOL.get_or_init(|| load_guest("face_align", SandboxLimits::default()))
 }
 
-/// An RGB image whose pixel (x, y) is (x, y, 7), for checking where crops come from.
+/// Builds an RGB image whose pixel (x, y) is (x, y, 7), to check where crops come from.
 fn coordinate_image(width: u32, height: u32) -> Image {
     let mut pixels = Vec::new();
     for y in 0..height {

@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use polars::prelude::*;
 use tracing::warn;
 
 use crate::error::{ReportError, Result};
 use crate::results::WHOLE_DATASET;
+use crate::results_index::{Record, ResultsIndex};
 use crate::runs::Runs;
 use crate::spec::{validate_tables, Aggregate, Axis, BoldBest, Dimension, Direction, ReferenceBlock, ReferenceColumns, TableSpec};
 use crate::stats;
@@ -20,29 +20,8 @@ use crate::table::{Cell, CellKind, Estimate, Spread, Table, TableRow};
 /// or a cell that contains two values for one run.
 pub fn build_tables(tables: &[TableSpec], reference: &ReferenceBlock, runs: &Runs) -> Result<Vec<Table>> {
     validate_tables(tables).map_err(ReportError::Invalid)?;
-    tables.iter().map(|table| build_table(table, reference, runs)).collect()
-}
-
-/// The columns of one result row, borrowed from the frame.
-#[derive(Clone, Copy)]
-struct Record<'a> {
-    run: &'a str,
-    stage: &'a str,
-    dataset: &'a str,
-    subset: &'a str,
-    metric: &'a str,
-}
-
-impl<'a> Record<'a> {
-    fn get(&self, dimension: Dimension) -> &'a str {
-        match dimension {
-            Dimension::Stage => self.stage,
-            Dimension::Dataset => self.dataset,
-            Dimension::Subset => self.subset,
-            Dimension::Metric => self.metric,
-            Dimension::Run => self.run,
-        }
-    }
+    let index = ResultsIndex::new(&runs.results)?;
+    tables.iter().map(|table| build_indexed(table, reference, runs, &index)).collect()
 }
 
 /// The keys along one axis, in display order.
@@ -86,62 +65,55 @@ impl AxisKeys {
 /// contains two values for one run (add a `filter` or an axis to split them).
 pub fn build_table(spec: &TableSpec, reference: &ReferenceBlock, runs: &Runs) -> Result<Table> {
     spec.validate().map_err(ReportError::Invalid)?;
-    let frame = &runs.results;
-    let string_column = |name: &str| -> Result<&StringChunked> {
-        frame
-            .column(name)
-            .and_then(|c| c.str())
-            .map_err(|_| ReportError::Invalid(format!("results frame has no string column `{name}`: build it with `results_frame`")))
-    };
-    let run = string_column("run")?;
-    let stage = string_column("stage")?;
-    let dataset = string_column("dataset")?;
-    let subset = string_column("subset")?;
-    let metric = string_column("metric")?;
-    let value = frame
-        .column("value")
-        .and_then(|c| c.f64())
-        .map_err(|_| ReportError::Invalid("results frame has no float column `value`: build it with `results_frame`".into()))?;
+    build_indexed(spec, reference, runs, &ResultsIndex::new(&runs.results)?)
+}
 
-    // Decide which results enter the table.
+fn build_indexed(spec: &TableSpec, reference: &ReferenceBlock, runs: &Runs, index: &ResultsIndex) -> Result<Table> {
+    // Decide per distinct name, not per row, which results enter the table.
     let metric_index: HashMap<&str, usize> = spec.metrics.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
-    let allowed = |list: &Vec<String>| -> Option<HashSet<String>> { (!list.is_empty()).then(|| list.iter().cloned().collect()) };
-    let stage_filter = allowed(&spec.filter.stage);
-    let dataset_filter = allowed(&spec.filter.dataset);
-    let run_filter = allowed(&spec.filter.run);
+    let metric_of_code: Vec<Option<usize>> = index.names(Dimension::Metric).iter().map(|name| metric_index.get(name).copied()).collect();
     let subset_on_axis = spec.rows.by == Dimension::Subset || spec.columns.by == Dimension::Subset;
-    let subset_filter = match (allowed(&spec.filter.subset), subset_on_axis) {
-        (Some(list), _) => Some(list),
-        (None, true) => None,
-        (None, false) => Some(HashSet::from([WHOLE_DATASET.to_owned()])),
+    let subset_filter = match (spec.filter.subset.is_empty(), subset_on_axis) {
+        (false, _) => spec.filter.subset.clone(),
+        (true, true) => Vec::new(),
+        (true, false) => vec![WHOLE_DATASET.to_owned()],
     };
-    let keep = |filter: &Option<HashSet<String>>, value: &str| filter.as_ref().is_none_or(|f| f.contains(value));
+    let filters = [
+        (Dimension::Stage, &spec.filter.stage),
+        (Dimension::Dataset, &spec.filter.dataset),
+        (Dimension::Subset, &subset_filter),
+        (Dimension::Run, &spec.filter.run),
+    ];
+    let filter_masks: Vec<(Dimension, Vec<bool>)> = filters
+        .iter()
+        .filter(|(_, list)| !list.is_empty())
+        .map(|(dimension, list)| {
+            let allowed: HashSet<&str> = list.iter().map(String::as_str).collect();
+            (*dimension, index.names(*dimension).iter().map(|name| allowed.contains(name)).collect())
+        })
+        .collect();
 
     // Place every kept result in its cell; a cell stores the indices of its results.
+    // Axis positions are cached per code and assigned on first use, so keys keep the
+    // order in which they first appear.
     let mut row_keys = AxisKeys::new(&spec.rows, spec);
     let mut column_keys = AxisKeys::new(&spec.columns, spec);
+    let mut row_of_code: Vec<Option<Option<usize>>> = vec![None; index.names(spec.rows.by).len()];
+    let mut column_of_code: Vec<Option<Option<usize>>> = vec![None; index.names(spec.columns.by).len()];
     let mut cells: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
     let mut records: Vec<(Record, Option<f64>)> = Vec::new();
-    let columns = run.iter().zip(stage.iter()).zip(dataset.iter()).zip(subset.iter()).zip(metric.iter()).zip(value.iter());
-    for (((((run, stage), dataset), subset), metric), value) in columns {
-        let (Some(run), Some(stage), Some(dataset), Some(subset), Some(metric)) = (run, stage, dataset, subset, metric) else {
-            continue;
-        };
-        if !metric_index.contains_key(metric)
-            || !keep(&stage_filter, stage)
-            || !keep(&dataset_filter, dataset)
-            || !keep(&subset_filter, subset)
-            || !keep(&run_filter, run)
-        {
+    for i in 0..index.len() {
+        if metric_of_code[index.code(Dimension::Metric, i)].is_none() || !filter_masks.iter().all(|(dimension, mask)| mask[index.code(*dimension, i)]) {
             continue;
         }
-        let record = Record { run, stage, dataset, subset, metric };
-        let (Some(row), Some(column)) = (row_keys.position(record.get(spec.rows.by)), column_keys.position(record.get(spec.columns.by)))
-        else {
-            continue;
-        };
+        let row_code = index.code(spec.rows.by, i);
+        let row = *row_of_code[row_code].get_or_insert_with(|| row_keys.position(index.names(spec.rows.by)[row_code]));
+        let column_code = index.code(spec.columns.by, i);
+        let column =
+            *column_of_code[column_code].get_or_insert_with(|| column_keys.position(index.names(spec.columns.by)[column_code]));
+        let (Some(row), Some(column)) = (row, column) else { continue };
         cells.entry((row, column)).or_default().push(records.len());
-        records.push((record, value));
+        records.push((index.record(i), index.value(i)));
     }
 
     // Aggregate each cell over its runs.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod plots;
 pub mod render;
 pub mod results;
+mod results_index;
 pub mod runs;
 pub mod spec;
 pub mod stats;

@@ -4,7 +4,7 @@
 //! static [`PluginTable`]. The table starts with a fixed header (`abi_major`, `abi_minor`,
 //! `struct_size`) that every ABI version keeps, so the host reads the header and rejects a
 //! library with another major version before it touches any other field or calls any
-//! plugin function. A minor version may only append fields; `struct_size` tells the host
+//! plugin function. A minor version may only append fields, and `struct_size` shows the host
 //! which fields exist.
 //!
 //! Data crosses as UTF-8 JSON ([`AbiStr`]) plus borrowed byte and `f32` buffers with
@@ -45,7 +45,7 @@ impl AbiStr {
         }
     }
 
-    /// A string constant, for the static table.
+    /// Wraps a string constant, for the static table.
     pub const fn from_static(s: &'static str) -> Self {
         Self {
             ptr: s.as_ptr(),
@@ -85,7 +85,7 @@ pub struct AbiOwnedStr {
 }
 
 impl AbiOwnedStr {
-    /// An empty value for out-parameters.
+    /// Returns an empty value for out-parameters.
     pub const fn empty() -> Self {
         Self {
             ptr: std::ptr::null_mut(),

@@ -16,8 +16,8 @@ pub enum PluginError {
     Panicked(String),
 }
 
-/// Every way a tool call can fail. The engine decides what a failure means; in a
-/// rollout it usually becomes an error observation that the policy sees.
+/// Failure of a tool call, one variant per cause. The engine decides what a failure
+/// means, and in a rollout it usually becomes an error observation for the policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum ToolCallError {
     /// The tool rejected the call, for example bad arguments or no face found.

@@ -142,9 +142,9 @@ unsafe fn view_f32<'a>(buffer: &AbiBufferF32) -> Result<TensorView<'a, f32>, Plu
 /// Implements `call` for `P`.
 ///
 /// # Safety
-/// `instance` must come from `create` of this library and not be destroyed; `input`
-/// must point to a valid [`AbiCallInput`] whose buffers live for the call; `out` must be
-/// writable.
+/// `instance` must come from `create` of this library and not be destroyed yet. `input`
+/// must point to a valid [`AbiCallInput`] whose buffers live for the call, and `out`
+/// must be writable.
 pub unsafe fn call<P: NativePlugin>(
     instance: AbiInstance,
     input: *const AbiCallInput,

@@ -2,7 +2,7 @@
 //!
 //! Two audiences use this crate:
 //!
-//! - The engine sees every plugin, built-in or loaded, through the traits in [`traits`]
+//! - The engine calls every plugin, built-in or loaded, through the traits in [`traits`]
 //!   ([`Reward`], [`Metric`], [`Dataset`], [`Environment`], [`InferenceModel`], [`Tool`]),
 //!   which take and return simple owned data ([`Image`], [`Observation`], JSON values).
 //! - Authors of native plugins implement [`NativePlugin`] and call [`export_plugin!`],

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{PluginError, TensorView};
 
-/// What a plugin provides to the engine.
+/// Kind of service a plugin provides to the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PluginKind {
@@ -17,7 +17,7 @@ pub enum PluginKind {
 }
 
 impl PluginKind {
-    /// The name used in the ABI table and in specs.
+    /// Returns the name used in the ABI table and in specs.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Reward => "reward",
@@ -62,7 +62,7 @@ pub struct CallInput<'a> {
 /// A native plugin, written in Rust against owned types. [`crate::export_plugin!`]
 /// generates the C entry points, JSON (de)serialisation and panic catching around it.
 pub trait NativePlugin: Sized + Send + 'static {
-    /// What the plugin provides.
+    /// Kind of service the plugin provides.
     const KIND: PluginKind;
     /// Plugin name as specs refer to it.
     const NAME: &'static str;

@@ -34,12 +34,12 @@ impl<'a, T> TensorView<'a, T> {
         }
     }
 
-    /// The elements in row-major order.
+    /// Returns the elements in row-major order.
     pub fn data(&self) -> &'a [T] {
         self.data
     }
 
-    /// The size of each dimension.
+    /// Returns the size of each dimension.
     pub fn shape(&self) -> &'a [usize] {
         self.shape
     }

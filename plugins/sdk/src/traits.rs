@@ -1,4 +1,4 @@
-//! Plugin traits as the engine sees them. Built-in plugins implement them directly; the
+//! Plugin traits through which the engine calls plugins. Built-in plugins implement them directly; the
 //! host adapts native libraries and WebAssembly tools to them.
 
 use std::collections::BTreeMap;
@@ -77,7 +77,7 @@ pub trait Dataset: Send + Sync {
     /// Number of examples.
     fn len(&self) -> usize;
 
-    /// Whether the dataset has no examples.
+    /// Returns whether the dataset has no examples.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -121,7 +121,7 @@ pub trait Environment: Send {
     ///
     /// # Errors
     /// Returns a [`PluginError`] when the environment itself fails; an invalid action
-    /// is an observation that says so, not an error.
+    /// is an observation that reports it, not an error.
     fn step(&mut self, action: &str) -> Result<StepOutcome, PluginError>;
 }
 

@@ -1,11 +1,13 @@
 //! One call that calibrates a [`ScoreTable`] and evaluates the result: what the
 //! `calibrate` stage and `assay calibrate` run.
 //!
-//! For the conformal methods it (1) fits the threshold on every item, for deployment,
-//! (2) fits again on a seeded calibration split and measures it on the held-out test
-//! split, with bootstrap intervals and a risk-coverage curve, and (3) repeats random
-//! splits to compare the mean executed harm with `alpha`. The confidence method scores
-//! `score` as a confidence against `label` (1 when correct).
+//! For the conformal methods it takes three steps:
+//! 1. Fit the deployment threshold on every item.
+//! 2. Fit again on a seeded calibration split and measure the result on the held-out
+//!    test split, with bootstrap intervals and a risk-coverage curve.
+//! 3. Repeat random splits and compare the mean executed harm with `alpha`.
+//!
+//! The confidence method scores `score` as a confidence against `label` (1 when correct).
 
 use std::collections::BTreeMap;
 

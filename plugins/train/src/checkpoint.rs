@@ -64,7 +64,7 @@ pub fn checkpoint_path(dir: &Path, step: u64) -> PathBuf {
     dir.join(format!("checkpoint-{step:08}.safetensors"))
 }
 
-/// The checkpoint with the highest step in `dir`, if any.
+/// Finds the checkpoint with the highest step in `dir`, if any.
 pub fn latest_checkpoint(dir: &Path) -> Result<Option<PathBuf>> {
     if !dir.exists() {
         return Ok(None);

@@ -29,7 +29,7 @@ pub fn kl_estimate(log_probs: &Tensor, ref_log_probs: &Tensor, estimator: KlEsti
     Ok(kl)
 }
 
-/// The same estimate for plain numbers, for KL folded into the reward.
+/// Computes the same estimate for plain numbers, for KL folded into the reward.
 pub fn kl_estimate_scalar(log_prob: f64, ref_log_prob: f64, estimator: KlEstimator) -> f64 {
     let delta = ref_log_prob - log_prob;
     match estimator {

@@ -22,3 +22,7 @@ pub use image::Image;
 pub use model::{TinyVlm, TinyVlmConfig, TokenLayout};
 pub use policy::{KvCache, Policy, Sequence};
 pub use tokenizer::Tokenizer;
+
+/// The candle version the policies are built on, so that callers name the same `Device`
+/// and `DType` types without a dependency of their own.
+pub use candle_core;

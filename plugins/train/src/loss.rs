@@ -77,7 +77,7 @@ pub fn cross_entropy_sum(log_probs: &Tensor, mask: &Tensor) -> Result<(Tensor, f
     Ok((sum, count))
 }
 
-/// How per-token losses become one number.
+/// Reduction of per-token losses to one number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregation {

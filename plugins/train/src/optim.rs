@@ -147,7 +147,7 @@ pub struct GroupedAdamW {
     pub step: u64,
 }
 
-/// What one update did.
+/// Statistics of one update.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct UpdateStats {
     /// Global L2 norm of the gradient before clipping.
@@ -191,7 +191,7 @@ impl GroupedAdamW {
         Ok(Self { config: config.clone(), params, step: 0 })
     }
 
-    /// The trained (non-frozen) weights by name.
+    /// Returns the trained (non-frozen) weights by name.
     pub fn trainable(&self) -> Vec<(String, Var)> {
         self.params.iter().map(|p| (p.name.clone(), p.var.clone())).collect()
     }

@@ -39,7 +39,7 @@ pub struct KvCache {
 }
 
 impl KvCache {
-    /// An empty cache for a model with `num_layers` attention layers.
+    /// Creates an empty cache for a model with `num_layers` attention layers.
     pub fn new(num_layers: usize) -> Self {
         Self { layers: vec![None; num_layers], len: 0, extra: None }
     }
@@ -51,7 +51,7 @@ impl KvCache {
 /// operations: in candle 0.11 the fused softmax, RMSNorm/LayerNorm fast paths, rotary
 /// kernels and `sdpa` record no backward pass, so gradients through them are silently zero.
 pub trait Policy {
-    /// Device that holds the weights.
+    /// Device of the weights.
     fn device(&self) -> &Device;
 
     /// Floating-point type of the weights and of the returned logits.
@@ -68,9 +68,9 @@ pub trait Policy {
 
     /// Computes next-token logits for a batch, `(batch, max_len, vocab_size)`.
     ///
-    /// Sequences shorter than the longest are right-padded inside the model; because
-    /// attention is causal the padding never changes the logits of real positions, and
-    /// the logits at padded positions are unspecified. Logits at position `t` predict the
+    /// Sequences shorter than the longest are right-padded inside the model. Because
+    /// attention is causal, the padding never changes the logits of real positions. The
+    /// logits at padded positions are unspecified. Logits at position `t` predict the
     /// token at `t + 1`.
     ///
     /// # Errors
@@ -78,7 +78,7 @@ pub trait Policy {
     /// images or the reverse, or when a run has the wrong length.
     fn forward(&self, batch: &[Sequence]) -> Result<Tensor>;
 
-    /// An empty generation cache for this model.
+    /// Creates an empty generation cache for this model.
     fn new_cache(&self) -> KvCache;
 
     /// Appends `ids` (with `images` for the placeholder runs among them) to the cached
@@ -91,8 +91,8 @@ pub trait Policy {
 
     /// All trainable variables by full name (`vision.…`, `projector.…`, `llm.…`), sorted.
     ///
-    /// Group prefixes are the part of the name before the first dot; the optimizer uses
-    /// them to freeze groups or give them their own learning rates.
+    /// A group prefix is the part of the name before the first dot. The optimizer uses
+    /// it to freeze groups or give them their own learning rates.
     fn named_vars(&self) -> Vec<(String, Var)>;
 
     /// Writes all weights to a safetensors file.
@@ -105,8 +105,8 @@ pub trait Policy {
     /// Fails when a weight is missing from the file or has another shape.
     fn load(&mut self, path: &Path) -> Result<()>;
 
-    /// A copy with its own weights, for a frozen reference policy or the old policy of an
-    /// importance ratio. Changing one copy never changes the other.
+    /// Copies the model with its own weights, for a frozen reference policy or the old
+    /// policy of an importance ratio. Changing one copy never changes the other.
     fn duplicate(&self) -> Result<Self>
     where
         Self: Sized;

@@ -4,8 +4,8 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A step counter on standard error, hidden when standard error is not a terminal
-/// (logs and tests stay clean).
+/// Creates a step counter on standard error. It is hidden when standard error is not a
+/// terminal, so logs and test output stay clean.
 pub fn progress_bar(total: u64, label: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     if std::io::stderr().is_terminal() {

@@ -16,7 +16,7 @@ use crate::policy::{KvCache, Policy, Sequence};
 use crate::tokenizer::Tokenizer;
 use crate::trajectory::{parse_action, Action};
 
-/// What a tool returns: text and any number of new images (for example a zoomed crop).
+/// Tool result: text and any number of new images (for example a zoomed crop).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observation {
     pub text: String,
@@ -65,14 +65,16 @@ impl RolloutConfig {
         if self.group_size == 0 || self.max_turns == 0 || self.max_completion_tokens == 0 {
             bail!("`group_size`, `max_turns` and `max_completion_tokens` must be at least 1");
         }
-        if !(self.temperature >= 0.0) || !(self.top_p > 0.0 && self.top_p <= 1.0) {
+        let temperature_valid = self.temperature >= 0.0;
+        let top_p_valid = self.top_p > 0.0 && self.top_p <= 1.0;
+        if !temperature_valid || !top_p_valid {
             bail!("`temperature` ({}) must be at least 0 and `top_p` ({}) in (0, 1]", self.temperature, self.top_p);
         }
         Ok(())
     }
 }
 
-/// Why a rollout stopped.
+/// Reason a rollout stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
@@ -330,6 +332,10 @@ pub fn generate_rollout<P: Policy>(
         rollout.completion.extend_from_slice(&ids);
         rollout.completion_mask.extend(std::iter::repeat_n(0.0, ids.len()));
         rollout.completion_images.extend(observation.images.iter().cloned());
-        logits = generator.append(&ids, &observation.images)?;
+
+        // The sampled `</tool>` has not been fed to the model yet: feed it with the observation.
+        let mut fed = vec![special.tool_close];
+        fed.extend_from_slice(&ids);
+        logits = generator.append(&fed, &observation.images)?;
     }
 }

@@ -67,9 +67,9 @@ pub struct SftExample {
     pub token_mask: Vec<f32>,
 }
 
-/// Tokenizes a sample with a target trajectory: the prompt, then each segment; assistant
-/// segments are trained and observation segments (wrapped in `<obs>…</obs>` if the text
-/// lacks them) are masked. `images` are the prompt's images, then the observations'.
+/// Tokenizes a sample with a target trajectory: the prompt, then each segment. Assistant
+/// segments are trained. Observation segments are masked and wrapped in `<obs>…</obs>`
+/// when the text lacks them. `images` are the prompt's images, then the observations'.
 ///
 /// # Errors
 /// Fails when the sample has no target or the `<image>` markers and images disagree.

@@ -91,9 +91,10 @@ impl Tokenizer {
     /// Builds a vocabulary from the special tokens followed by every distinct word of
     /// `texts` (after pre-tokenization, special tokens removed), in sorted order.
     pub fn from_corpus<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
+        let specials: Vec<(String, u32)> = SPECIAL_TOKENS.iter().map(|t| (t.to_string(), 0)).collect();
         let mut words: Vec<String> = Vec::new();
         for text in texts {
-            for (segment, is_special) in split_specials(text, &SPECIAL_TOKENS.map(|t| (t.to_string(), 0)).to_vec()) {
+            for (segment, is_special) in split_specials(text, &specials) {
                 if !is_special {
                     words.extend(pre_tokenize(segment).into_iter().map(str::to_string));
                 }
@@ -130,7 +131,7 @@ impl Tokenizer {
             answer_close: id("</answer>")?,
         };
         let mut added: Vec<(String, u32)> = SPECIAL_TOKENS.iter().map(|t| (t.to_string(), vocab[*t])).collect();
-        added.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        added.sort_by_key(|(token, _)| std::cmp::Reverse(token.len()));
         Ok(Self { unk: special.unk, vocab, tokens, added, special })
     }
 

@@ -44,12 +44,12 @@ pub struct Sample {
     /// Ground-truth answer that rewards compare against.
     #[serde(default)]
     pub answer: Option<String>,
-    /// Free-form data for rewards and tools (for example the region that holds the answer).
+    /// Free-form data for rewards and tools (for example the region that contains the answer).
     #[serde(default)]
     pub metadata: serde_json::Value,
 }
 
-/// What an assistant turn asks for.
+/// Request of an assistant turn.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// A well-formed tool call.
@@ -176,7 +176,7 @@ pub fn read_ppm(path: &Path) -> Result<Image> {
     let (width, height) = (parse(&fields[1])?, parse(&fields[2])?);
     let data = bytes.get(index + 1..).unwrap_or_default();
     if data.len() < 3 * width * height {
-        bail!("{} holds {} pixel bytes, {width}x{height} needs {}", path.display(), data.len(), 3 * width * height);
+        bail!("{} is truncated: {} pixel bytes, {width}x{height} needs {}", path.display(), data.len(), 3 * width * height);
     }
     Image::from_rgb8(height, width, &data[..3 * width * height])
 }

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub mod calibrate;
+mod plugin_commands;
+mod report;
 mod run_commands;
 mod spec_commands;
 
@@ -46,6 +49,35 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// List or check plugins. Native plugins run with the host's privileges.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+    /// Calibrate a score file: conformal risk control threshold or confidence metrics.
+    Calibrate(calibrate::CalibrateArgs),
+    /// Render the declared tables and plots of run folders, check them against the
+    /// committed tables, or compare two runs (`assay report compare A B`).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Report {
+        #[command(subcommand)]
+        action: Option<ReportAction>,
+        /// Run folders (`runs/<experiment>/<id>`), one per seed; the first one's spec
+        /// declares the tables.
+        #[arg(required = true, value_name = "RUN_DIR")]
+        run_dirs: Vec<PathBuf>,
+        /// Table format.
+        #[arg(long, default_value = "md", value_parser = ["md", "csv", "tex", "html", "parquet"])]
+        format: String,
+        /// Output folder; with `--check`, the folder of committed tables. Default:
+        /// `<first run>/reports`, or `reports/<experiment name>` with `--check`.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write nothing; exit 1 when a regenerated number differs from the committed
+        /// table beyond the table's tolerance.
+        #[arg(long)]
+        check: bool,
+    },
     /// List the runs under an output root with their status.
     Runs {
         /// Output root to scan (the `experiment.output_root` of your specs).
@@ -83,6 +115,33 @@ pub enum Command {
     },
 }
 
+/// Subcommands of `assay report`.
+#[derive(Subcommand, Debug)]
+pub enum ReportAction {
+    /// Print the per-metric change from run A to run B, with a paired bootstrap
+    /// interval where both runs have per-sample predictions.
+    Compare {
+        /// Baseline run folder.
+        a: PathBuf,
+        /// Changed run folder.
+        b: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PluginsCommand {
+    /// Show built-in plugins and stage kinds, and the plugins a spec declares.
+    List {
+        /// Spec whose `plugins:` section to load and identify.
+        spec: Option<PathBuf>,
+    },
+    /// Load a native library or WebAssembly component, validate it and print its schema.
+    Check {
+        /// Plugin file (`.wasm` for tools, a shared library for native plugins).
+        path: PathBuf,
+    },
+}
+
 /// Parses arguments, runs the command and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -93,6 +152,13 @@ pub fn main() -> i32 {
             run_commands::run(spec.as_deref(), &options)
         }
         Command::Runs { root } => run_commands::runs(&root),
+        Command::Calibrate(args) => calibrate::calibrate(&args),
+        Command::Report { action: Some(ReportAction::Compare { a, b }), .. } => report::compare(&a, &b),
+        Command::Report { action: None, run_dirs, format, out, check } => {
+            report::report(&run_dirs, &format, out.as_deref(), check)
+        }
+        Command::Plugins { command: PluginsCommand::List { spec } } => plugin_commands::list(spec.as_deref()),
+        Command::Plugins { command: PluginsCommand::Check { path } } => plugin_commands::check(&path),
         Command::Validate { specs, overrides } => spec_commands::validate(&specs, &overrides),
         Command::Schema { check, path, write } => spec_commands::schema(check, write, &path),
         Command::Explain { spec, key, overrides } => spec_commands::explain(&spec, &key, &overrides),

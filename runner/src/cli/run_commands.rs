@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
-use crate::run::manifest::Manifest;
+use crate::run::folder::RunLock;
+use crate::run::manifest::{Manifest, RunStatus};
 use crate::run::{self, RunError, RunOptions};
 use crate::stage::Registry;
 
@@ -48,13 +49,18 @@ pub fn runs(root: &Path) -> i32 {
         for run_dir in run_dirs.flatten() {
             if let Ok(manifest) = Manifest::read(&run_dir.path()) {
                 let done = manifest.stages.iter().filter(|stage| stage.status.is_finished()).count();
+                // A run marked running whose lock is free was killed: nobody works in it.
+                let status = match manifest.status {
+                    RunStatus::Running if RunLock::acquire(&run_dir.path()).is_ok() => "interrupted".to_string(),
+                    other => format!("{other:?}").to_lowercase(),
+                };
                 rows.push((
                     manifest.started.clone(),
                     format!(
                         "{:<20} {:<28} {:<10} {}/{} stages  {}",
                         manifest.experiment,
                         manifest.run_id,
-                        format!("{:?}", manifest.status).to_lowercase(),
+                        status,
                         done,
                         manifest.stages.len(),
                         run_dir.path().display()

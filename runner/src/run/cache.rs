@@ -204,6 +204,6 @@ mod tests {
         let old = material(json!({"lr": 1e-5, "warmup": 100}));
         let new = material(json!({"lr": 2e-5}));
         let changes = describe_changes(&old, &new);
-        assert_eq!(changes, vec!["`lr` changed from 1e-5 to 2e-5".to_string(), "`warmup` removed (was 100)".to_string()]);
+        assert_eq!(changes, vec!["`lr` changed from 0.00001 to 0.00002".to_string(), "`warmup` removed (was 100)".to_string()]);
     }
 }

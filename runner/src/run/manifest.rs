@@ -17,6 +17,10 @@ pub struct Manifest {
     /// Git commit of the repository that holds the spec, when it is inside one.
     pub git: Option<GitState>,
     pub seed: u64,
+    /// Folder of the spec file the run started from (relative stage paths resolve here).
+    pub spec_dir: std::path::PathBuf,
+    /// Every plugin a stage uses, with version and file hash.
+    pub plugins: Vec<crate::plugins::PluginIdentity>,
     pub host: String,
     /// RFC 3339 UTC.
     pub started: String,

@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 pub use scalars::ScalarLog;
 
+use crate::plugins::PluginIdentity;
 use crate::spec::{self, Diagnostic, LoadedSpec};
 use crate::stage::{Registry, StageContext};
 use cache::{CacheIndex, KeyMaterial, OutputMarker, OUTPUT_MARKER};
@@ -75,6 +76,7 @@ struct PlannedStage {
     inputs: Vec<String>,
     params: spec::Node,
     material: KeyMaterial,
+    plugins: Vec<PluginIdentity>,
 }
 
 const RESOLVED_SPEC: &str = "spec.resolved.yaml";
@@ -199,8 +201,8 @@ fn plan_stages(loaded: &LoadedSpec, registry: &Registry) -> Result<Vec<PlannedSt
             problems.push(Diagnostic::at_node(&stage.params, format!("unknown stage kind `{}`", stage.kind)));
             continue;
         };
-        let params = match kind.check(&stage.params, &loaded.spec) {
-            Ok(params) => params,
+        let checked = match kind.check(&stage.params, &loaded.spec) {
+            Ok(checked) => checked,
             Err(mut diagnostics) => {
                 problems.append(&mut diagnostics);
                 continue;
@@ -214,11 +216,18 @@ fn plan_stages(loaded: &LoadedSpec, registry: &Registry) -> Result<Vec<PlannedSt
                 Some((input.clone(), key))
             })
             .collect();
+        let mut plugins = Vec::new();
+        for (section, name) in &checked.plugins {
+            match crate::plugins::identify(&loaded.spec, *section, name) {
+                Ok(identity) => plugins.push(identity),
+                Err(error) => problems.push(Diagnostic::at_node(&stage.params, format!("{error:#}"))),
+            }
+        }
         let material = KeyMaterial {
             kind: stage.kind.clone(),
-            params,
+            params: checked.params,
             inputs,
-            plugins: Vec::new(),
+            plugins: plugins.iter().map(PluginIdentity::key).collect(),
             assay_version: env!("CARGO_PKG_VERSION").to_string(),
         };
         plan.push(PlannedStage {
@@ -227,6 +236,7 @@ fn plan_stages(loaded: &LoadedSpec, registry: &Registry) -> Result<Vec<PlannedSt
             inputs: stage.inputs.clone(),
             params: stage.params.clone(),
             material,
+            plugins,
         });
     }
     if problems.is_empty() {
@@ -273,6 +283,11 @@ fn open_manifest(
         experiment: loaded.spec.experiment.name.clone(),
         run_id,
         git: spec_path.and_then(manifest::git_state),
+        spec_dir: spec_path
+            .and_then(|path| std::path::absolute(path).ok())
+            .and_then(|path| path.parent().map(Path::to_path_buf))
+            .unwrap_or_default(),
+        plugins: unique_plugins(plan),
         seed: loaded.spec.experiment.seed,
         host: manifest::host_name(),
         started: manifest::now_rfc3339(),
@@ -354,6 +369,7 @@ fn execute_stage(
         seed: seed::stage_seed(loaded.spec.experiment.seed, &stage.name),
         spec: &loaded.spec,
         resuming,
+        spec_dir: manifest.spec_dir.clone(),
         scalars: ScalarLog::open(&work_dir)?,
     };
     let kind = registry.get(&stage.kind).expect("stage kinds were checked while planning");
@@ -419,4 +435,14 @@ fn update_record(
 /// An error about command-line options rather than a value in a spec file.
 fn option_error(message: String) -> Diagnostic {
     Diagnostic::new(spec::Location::Generated, message)
+}
+
+fn unique_plugins(plan: &[PlannedStage]) -> Vec<PluginIdentity> {
+    let mut plugins: Vec<PluginIdentity> = Vec::new();
+    for identity in plan.iter().flat_map(|stage| stage.plugins.iter()) {
+        if !plugins.contains(identity) {
+            plugins.push(identity.clone());
+        }
+    }
+    plugins
 }

@@ -235,7 +235,7 @@ impl<'a> NodeDeserializer<'a> {
         match value {
             Some(value) if (min..=max).contains(&value) => Ok(value),
             Some(value) => {
-                record(self.location(), format!("{value} is out of range for {expected} ({min} to {max})"), None)?;
+                record(self.location(), format!("`{value}` is out of range, expected {expected} from {min} to {max}"), None)?;
                 Ok(0)
             }
             None => {

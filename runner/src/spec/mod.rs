@@ -44,7 +44,7 @@ pub use location::{Location, Source};
 pub use node::{Entry, Node, NodeValue, ScalarStyle};
 pub use overrides::apply_overrides;
 pub use parse::{parse_file, parse_str, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};
-pub use reports::{Better, Reference, ReportFormat, ReportTable};
+pub use reports::{Reference, ReportTable};
 pub use schema::schema;
 pub use stage_spec::{StageSpec, COMMON_STAGE_KEYS};
 pub use validate::resolve_path;
@@ -56,7 +56,8 @@ use crate::stage::Registry;
 pub struct LoadedSpec {
     /// The typed spec. Paths of datasets, models and plugins are absolute.
     pub spec: Experiment,
-    /// The composed tree after overrides, with the provenance of every value.
+    /// The composed tree after overrides, with the provenance of every value. Paths of
+    /// datasets, models and plugins are absolute here too.
     pub root: Node,
     /// The files read: the given spec first, then the files it extends.
     pub files: Vec<PathBuf>,
@@ -126,6 +127,7 @@ pub fn load(path: &Path, overrides: &[String], registry: &Registry) -> Result<Lo
     if !problems.is_empty() {
         return Err(sorted(problems));
     }
+    validate::write_resolved_paths(&spec, &mut root);
     tracing::debug!(spec = %path.display(), stages = spec.stages.len(), "loaded spec");
     Ok(LoadedSpec { spec, root, files })
 }

@@ -464,6 +464,14 @@ fn plugin_paths_resolve_against_the_file_that_wrote_them() {
     let tool = &loaded.spec.plugins.tools["ok"];
     assert_eq!(tool.path.as_deref(), Some(files.path("shared/ok.wasm").as_path()));
     assert_eq!(tool.limits, PluginLimits { memory_mib: 256, fuel: 1_000_000_000, timeout_ms: 5000 });
+
+    // The resolved YAML carries the absolute paths, so it loads from any folder.
+    let path_node = loaded.root.at_path("plugins.tools.ok.path").expect("path node");
+    assert_eq!(path_node.as_scalar(), Some(files.path("shared/ok.wasm").to_str().expect("UTF-8 path")));
+    assert_eq!(path_node.location.to_string(), format!("{}:5:28", files.path("shared/base.yaml").display()));
+    let copy = Files::new(&[("moved.yaml", &loaded.resolved_yaml())]);
+    let reloaded = copy.load("moved.yaml", &[]).expect("resolved YAML loads elsewhere");
+    assert_eq!(reloaded.spec.plugins.tools["ok"].path, tool.path);
 }
 
 #[test]
@@ -483,7 +491,7 @@ fn invalid_experiment_name_is_rejected() {
 #[test]
 fn reports_and_reference_are_checked() {
     let spec = format!(
-        "{HEADER}reports:\n  - {{name: t1, metrics: [acc], tolerance: -1, better: higher, format: latex}}\n  - {{name: t1, metrics: [acc]}}\nreference:\n  t2: {{row: {{acc: 0.5}}}}\n"
+        "{HEADER}reports:\n  - {{name: t1, metrics: [{{name: acc}}], tolerance: -1}}\n  - {{name: t1, metrics: [{{name: acc}}]}}\nreference:\n  t2: {{row: {{acc: 0.5}}}}\n"
     );
     let files = Files::new(&[("a.yaml", &spec)]);
     let errors = files.errors("a.yaml", &[]);

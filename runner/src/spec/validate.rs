@@ -207,6 +207,10 @@ enum PathKind {
 fn check_exists(path: &mut PathBuf, root: &Node, keys: &[&str], kind: PathKind, problems: &mut Vec<Diagnostic>) {
     let node = node_at(root, keys);
     let location = node.map_or(Location::Generated, |node| node.location.clone());
+    let joined = match location.base_dir() {
+        Some(base) if path.is_relative() => base.join(&*path),
+        _ => path.clone(),
+    };
     *path = resolve_path(path, &location);
     let (ok, expected) = match kind {
         PathKind::File => (path.is_file(), "file"),
@@ -215,7 +219,7 @@ fn check_exists(path: &mut PathBuf, root: &Node, keys: &[&str], kind: PathKind, 
     };
     if !ok {
         problems.push(
-            Diagnostic::new(location, format!("{expected} `{}` not found", path.display()))
+            Diagnostic::new(location, format!("{expected} `{}` not found", joined.display()))
                 .with_help("relative paths are resolved against the folder of the spec file that wrote them"),
         );
     }
@@ -245,10 +249,11 @@ fn check_reports(spec: &Experiment, root: &Node, problems: &mut Vec<Diagnostic>)
         } else {
             seen.insert(&table.name, at("name"));
         }
-        if let Some(tolerance) = table.tolerance {
-            if !(tolerance >= 0.0 && tolerance.is_finite()) {
-                problems.push(Diagnostic::new(at("tolerance"), format!("`tolerance` must be a finite number of at least 0, found {tolerance}")));
-            }
+        if let Err(message) = table.validate() {
+            // Point at the field the renderer's message names, or at the table's name.
+            const FIELDS: [&str; 8] = ["tolerance", "metrics", "rows", "columns", "aggregate", "filter", "bold_best", "reference"];
+            let field = FIELDS.iter().find(|field| message.contains(&format!("`{field}`"))).copied().unwrap_or("name");
+            problems.push(Diagnostic::new(at(field), message));
         }
     }
     if spec.reports.is_empty() {
@@ -262,5 +267,31 @@ fn check_reports(spec: &Experiment, root: &Node, problems: &mut Vec<Diagnostic>)
                 problems.push(with_optional_help(Diagnostic::new(entry.key_location.clone(), format!("{message} in `reference`")), help));
             }
         }
+    }
+}
+
+/// Writes the absolute paths of `spec` back into the tree, so that the resolved YAML
+/// of a run stays valid when read from another folder. Each value keeps its location.
+pub fn write_resolved_paths(spec: &Experiment, root: &mut Node) {
+    for (name, dataset) in &spec.data {
+        set_path_text(root, &["data", name, "path"], dataset.path.as_deref());
+    }
+    for (name, model) in &spec.models {
+        set_path_text(root, &["models", name, "path"], model.path.as_deref());
+    }
+    for section in [PluginSection::Tools, PluginSection::Rewards, PluginSection::Metrics, PluginSection::Datasets] {
+        for (name, plugin) in spec.plugins.section(section) {
+            set_path_text(root, &["plugins", section.key(), name, "path"], plugin.path.as_deref());
+            set_path_text(root, &["plugins", section.key(), name, "grant_dir"], plugin.grant_dir.as_deref());
+        }
+    }
+}
+
+fn set_path_text(root: &mut Node, keys: &[&str], path: Option<&Path>) {
+    let Some(path) = path else { return };
+    let Some(node) = keys.iter().try_fold(root, |node, key| node.get_mut(key)) else { return };
+    if let NodeValue::Scalar { text, style } = &mut node.value {
+        *text = path.display().to_string();
+        *style = super::node::ScalarStyle::Quoted;
     }
 }

@@ -2,5 +2,14 @@
 
 use crate::stage::Registry;
 
+pub mod calibrate;
+pub mod evaluate;
+pub mod synthesize;
+
 /// Registers every stage kind that ships with Assay.
-pub fn register_builtin(_registry: &mut Registry) {}
+pub fn register_builtin(registry: &mut Registry) {
+    registry
+        .register::<calibrate::CalibrateStage>()
+        .register::<synthesize::Synthesize>()
+        .register::<evaluate::Evaluate>();
+}

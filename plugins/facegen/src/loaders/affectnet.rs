@@ -82,13 +82,14 @@ pub fn load_affectnet(root: &Path, split: DatasetSplit) -> Result<Vec<LabeledIma
         let row = row.map_err(|e| invalid(DATASET, &csv_path, line, e.to_string()))?;
         let field = |c: usize| row.get(c).unwrap_or("");
         let number = |c: usize| {
-            field(c).parse::<f32>().map_err(|_| {
+            let value = field(c).parse::<f32>().ok().filter(|v| v.is_finite());
+            value.ok_or_else(|| {
                 invalid(
                     DATASET,
                     &csv_path,
                     line,
                     format!(
-                        "`{}` in column {} is not a number",
+                        "`{}` in column {} is not a finite number",
                         field(c),
                         headers.get(c).unwrap_or("?")
                     ),

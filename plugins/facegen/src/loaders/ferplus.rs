@@ -48,7 +48,8 @@ pub fn ferplus_majority(votes: [f32; 10]) -> Option<Emotion> {
                 best
             }
         });
-    if !(max > 0.5 * total) || top >= 8 {
+    // Votes are finite counts, so `max <= 0.5 * total` is the negation of a majority.
+    if max <= 0.5 * total || top >= 8 {
         return None;
     }
     let emotion = match top {
@@ -88,7 +89,7 @@ pub fn load_ferplus(root: &Path) -> Result<Vec<LabeledImage>> {
     };
     let usage_col = column("Usage")?;
     let name_col = column("Image name")?;
-    let vote_cols = VOTE_COLUMNS.map(|name| column(name));
+    let vote_cols = VOTE_COLUMNS.map(column);
     let mut cols = [0usize; 10];
     for (slot, c) in cols.iter_mut().zip(vote_cols) {
         *slot = c?;
@@ -119,13 +120,17 @@ pub fn load_ferplus(root: &Path) -> Result<Vec<LabeledImage>> {
         let mut votes = [0.0f32; 10];
         for (v, c) in votes.iter_mut().zip(cols) {
             let text = row.get(c).unwrap_or("");
-            *v = text.parse().map_err(|_| {
+            let count = text
+                .parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0);
+            *v = count.ok_or_else(|| {
                 invalid(
                     DATASET,
                     &csv_path,
                     line,
                     format!(
-                        "vote `{text}` in column {} is not a number",
+                        "vote `{text}` in column {} is not a vote count",
                         headers.get(c).unwrap_or("?")
                     ),
                 )

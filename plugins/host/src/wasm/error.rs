@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use assay_plugin_sdk::ToolCallError;
 
-/// Why a WebAssembly tool could not be loaded.
+/// Failure to load a WebAssembly tool.
 #[derive(Debug, thiserror::Error)]
 pub enum WasmLoadError {
     #[error("WebAssembly tool `{path}` not found; build the guests with `cargo build --release --target wasm32-wasip2 --manifest-path plugins/tools/Cargo.toml`")]

@@ -18,7 +18,7 @@ pub struct SandboxLimits {
     /// stops up to one tick late.
     pub timeout: Duration,
     /// A host folder the guest may read (never write), mounted at `/data` in the guest.
-    /// Default none: the guest sees no files at all.
+    /// Default none, so the guest can open no files at all.
     pub read_only_dir: Option<PathBuf>,
     /// Calls that may run at the same time on one tool (the size of the instance pool).
     /// Default 16, valid 1..=1024. Further concurrent calls fail with a trap error.
@@ -59,7 +59,7 @@ impl SandboxLimits {
         Ok(())
     }
 
-    /// The timeout in epoch ticks, rounded up.
+    /// Converts the timeout to epoch ticks, rounded up.
     pub(crate) fn deadline_ticks(&self) -> u64 {
         let tick = Self::EPOCH_TICK.as_nanos();
         self.timeout.as_nanos().div_ceil(tick).max(1) as u64

@@ -107,7 +107,7 @@ fn engine_for(limits: &SandboxLimits) -> Result<Engine, WasmLoadError> {
     let mut pool = PoolingAllocationConfig::default();
     let slots = limits.max_concurrent_calls;
     pool.total_component_instances(slots);
-    // A Rust wasip2 component holds a handful of core instances, memories and tables.
+    // A Rust wasip2 component contains a handful of core instances, memories and tables.
     pool.total_core_instances(slots * 16);
     pool.total_memories(slots * 4);
     pool.total_tables(slots * 16);

@@ -48,7 +48,7 @@ pub struct ChatMessage {
 }
 
 impl ChatMessage {
-    /// A message with text only.
+    /// Creates a message with text only.
     pub fn text(role: Role, text: &str) -> Self {
         ChatMessage { role, content: vec![Content::Text(text.to_string())], tool_calls: Vec::new() }
     }

@@ -183,14 +183,14 @@ impl ModelConfig {
         if t.num_attention_heads == 0 || t.num_key_value_heads == 0 {
             bail!("`num_attention_heads` and `num_key_value_heads` must be positive");
         }
-        if t.num_attention_heads % t.num_key_value_heads != 0 {
+        if !t.num_attention_heads.is_multiple_of(t.num_key_value_heads) {
             bail!(
                 "`num_attention_heads` ({}) must be a multiple of `num_key_value_heads` ({})",
                 t.num_attention_heads,
                 t.num_key_value_heads
             );
         }
-        if t.head_dim % 2 != 0 {
+        if !t.head_dim.is_multiple_of(2) {
             bail!("`head_dim` ({}) must be even for rotary embeddings", t.head_dim);
         }
         if let Some(mrope) = &t.mrope {

@@ -9,6 +9,7 @@
 pub mod chat;
 pub mod config;
 pub mod export;
+pub mod generate;
 pub mod image_processing;
 pub mod lora;
 pub mod memory;
@@ -22,6 +23,7 @@ pub mod tokenizer;
 pub mod vision;
 
 pub use config::ModelConfig;
+pub use generate::Sampling;
 pub use lora::{LoraConfig, Pass};
 pub use memory::{MemoryEstimate, Workload};
 pub use model::{DecodeState, LoadOptions, Padding, Qwen3Vl};

@@ -46,7 +46,7 @@ impl LoadOptions {
     }
 }
 
-/// Which side of a short row receives padding in a batch.
+/// Side of a short row that receives padding in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Padding {
     /// Real tokens first; used for training so positions line up with the ids.
@@ -199,9 +199,9 @@ impl Qwen3Vl {
         self.config.vision.as_ref().map_or(1, |v| v.spatial_merge_size)
     }
 
-    /// Computes logits `(batch, max_len, vocab)` of a batch, in f32.
+    /// Computes logits `(batch, max_len, vocab)` of a batch, in f32 (f64 for f64 weights).
     ///
-    /// `images[b]` holds the preprocessed images of row `b` in placeholder order. With a
+    /// `images[b]` contains the preprocessed images of row `b` in placeholder order. With a
     /// `state`, the rows continue the cached sequences; otherwise they start at position 0.
     ///
     /// # Errors
@@ -215,7 +215,7 @@ impl Qwen3Vl {
         pass: &Pass,
     ) -> Result<Tensor> {
         let hidden = self.forward_hidden(rows, images, padding, state, pass)?;
-        Ok(self.text.logits(&hidden)?.to_dtype(DType::F32)?)
+        Ok(self.text.logits(&hidden)?.to_dtype(crate::ops::compute_dtype(self.dtype()))?)
     }
 
     /// Like [`Qwen3Vl::forward`] but returns the final hidden states `(batch, max_len, hidden)`.

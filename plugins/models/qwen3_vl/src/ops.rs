@@ -8,6 +8,16 @@ use candle_core::{DType, Result, Tensor, D};
 
 use crate::config::Activation;
 
+/// Element type for numerically sensitive steps (norms, attention scores): f32, or f64
+/// when the weights are f64 (finite-difference gradient checks).
+pub fn compute_dtype(dtype: DType) -> DType {
+    if dtype == DType::F64 {
+        DType::F64
+    } else {
+        DType::F32
+    }
+}
+
 /// Softmax over the last dimension. The row maximum is subtracted for stability and
 /// detached, which leaves the gradient unchanged because softmax is shift invariant.
 pub fn softmax_last_dim(xs: &Tensor) -> Result<Tensor> {
@@ -25,19 +35,21 @@ pub fn log_softmax_last_dim(xs: &Tensor) -> Result<Tensor> {
     shifted.broadcast_sub(&log_sum)
 }
 
-/// RMSNorm over the last dimension: `x / sqrt(mean(x^2) + eps) * weight`, computed in f32.
+/// RMSNorm over the last dimension: `x / sqrt(mean(x^2) + eps) * weight`, computed in
+/// [`compute_dtype`].
 pub fn rms_norm(xs: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
     let dtype = xs.dtype();
-    let xs = xs.to_dtype(DType::F32)?;
+    let xs = xs.to_dtype(compute_dtype(dtype))?;
     let mean_square = xs.sqr()?.mean_keepdim(D::Minus1)?;
     let normed = xs.broadcast_div(&(mean_square + eps)?.sqrt()?)?;
     normed.to_dtype(dtype)?.broadcast_mul(weight)
 }
 
-/// LayerNorm over the last dimension with the biased variance, computed in f32.
+/// LayerNorm over the last dimension with the biased variance, computed in
+/// [`compute_dtype`].
 pub fn layer_norm(xs: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
     let dtype = xs.dtype();
-    let xs = xs.to_dtype(DType::F32)?;
+    let xs = xs.to_dtype(compute_dtype(dtype))?;
     let mean = xs.mean_keepdim(D::Minus1)?;
     let centered = xs.broadcast_sub(&mean)?;
     let variance = centered.sqr()?.mean_keepdim(D::Minus1)?;

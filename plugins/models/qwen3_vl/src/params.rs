@@ -28,7 +28,7 @@ pub enum ParamGroup {
     Vision,
 }
 
-/// What trains: full fine-tuning of whole groups, LoRA on chosen linear layers, or both.
+/// Trainable parts: full fine-tuning of whole groups, LoRA on chosen linear layers, or both.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainableParams {
     /// Groups trained in full. Empty with `lora: None` gives an inference-only model.
@@ -60,7 +60,7 @@ pub struct Parameters {
 }
 
 impl Parameters {
-    /// The trainable variables grouped for per-group optimizers; adapters are listed under
+    /// Groups the trainable variables for per-group optimizers. Adapters are listed under
     /// the group of the layer they adapt.
     pub fn groups(&self) -> BTreeMap<ParamGroup, Vec<Var>> {
         let mut groups: BTreeMap<ParamGroup, Vec<Var>> = BTreeMap::new();
@@ -70,7 +70,7 @@ impl Parameters {
         groups
     }
 
-    /// Every trainable variable.
+    /// Lists every trainable variable.
     pub fn vars(&self) -> Vec<Var> {
         self.trainable.iter().map(|p| p.var.clone()).collect()
     }

@@ -14,6 +14,9 @@ use crate::model::{DecodeState, Padding, Qwen3Vl};
 use crate::params::ParamGroup;
 use crate::text::KvCache;
 
+/// Token rows and the preprocessed images of each row.
+type SplitBatch = (Vec<Vec<u32>>, Vec<Vec<ImagePatches>>);
+
 impl Qwen3Vl {
     /// Turns LoRA dropout on (`true`) or off for [`Policy::forward`].
     pub fn set_training(&mut self, training: bool) {
@@ -52,7 +55,7 @@ impl Qwen3Vl {
         self.forward(&rows, &images, Padding::Right, None, &Pass::reference())
     }
 
-    fn split_batch(&self, batch: &[Sequence]) -> Result<(Vec<Vec<u32>>, Vec<Vec<ImagePatches>>)> {
+    fn split_batch(&self, batch: &[Sequence]) -> Result<SplitBatch> {
         let rows = batch.iter().map(|s| s.ids.clone()).collect();
         let images = batch.iter().map(|s| self.preprocess(&s.images)).collect::<Result<Vec<_>>>()?;
         Ok((rows, images))

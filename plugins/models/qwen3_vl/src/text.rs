@@ -279,8 +279,9 @@ impl Attention {
 
         // Scores in f32 so that bf16/f16 weights do not lose the softmax precision.
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.to_dtype(DType::F32)?.matmul(&k.to_dtype(DType::F32)?.t()?)? * scale)?;
-        let scores = scores.broadcast_add(inputs.mask)?;
+        let compute = ops::compute_dtype(q.dtype());
+        let scores = (q.to_dtype(compute)?.matmul(&k.to_dtype(compute)?.t()?)? * scale)?;
+        let scores = scores.broadcast_add(&inputs.mask.to_dtype(compute)?)?;
         let probs = ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
         let context = probs.matmul(&v)?; // (batch, heads, seq, head_dim)
         let context = context.transpose(1, 2)?.reshape((batch, seq, self.num_heads * self.head_dim))?;

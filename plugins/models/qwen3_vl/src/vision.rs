@@ -3,7 +3,7 @@
 //! deepstack mergers whose outputs are added to the first language layers.
 
 use anyhow::Result;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 
 use crate::config::{Activation, VisionConfig};
 use crate::lora::{Linear, Pass};
@@ -262,9 +262,9 @@ impl VisionBlock {
             .forward(&normed, pass)?
             .reshape((patches, 3, num_heads, head_dim))?
             .permute((1, 2, 0, 3))?
-            .to_dtype(DType::F32)?;
-        let cos = cos.unsqueeze(0)?;
-        let sin = sin.unsqueeze(0)?;
+            .to_dtype(ops::compute_dtype(xs.dtype()))?;
+        let cos = cos.to_dtype(qkv.dtype())?.unsqueeze(0)?;
+        let sin = sin.to_dtype(qkv.dtype())?.unsqueeze(0)?;
         let q = ops::apply_rotary(&qkv.get(0)?, &cos, &sin)?;
         let k = ops::apply_rotary(&qkv.get(1)?, &cos, &sin)?;
         let v = qkv.get(2)?;

@@ -78,3 +78,33 @@ fn right_padding_keeps_real_positions() {
     let diff = max_abs_diff(&batch.narrow(0, 1, 1).unwrap().narrow(1, 0, 3).unwrap(), &alone);
     assert!(diff < 1e-5, "padding changed real positions by {diff}");
 }
+
+#[test]
+fn batched_greedy_generation_matches_single_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_qwen3_vl(dir.path());
+    let model = Qwen3Vl::load(dir.path(), &LoadOptions::inference(DType::F32, &Device::Cpu)).unwrap();
+    let (long, images) = image_prompt();
+    let short = vec![11u32, 12, 13];
+    let sampling = assay_qwen3_vl::Sampling { temperature: 0.0, max_new_tokens: 5, stop_tokens: vec![], seed: 0 };
+    let batched = model.generate(&[long.clone(), short.clone()], &[images.clone(), vec![]], &sampling).unwrap();
+    assert_eq!(batched.len(), 2);
+    assert_eq!(batched[0], model.generate(&[long.clone()], &[images.clone()], &sampling).unwrap()[0]);
+    assert_eq!(batched[1], model.generate(&[short.clone()], &[vec![]], &sampling).unwrap()[0]);
+
+    // Greedy decoding by full recomputation gives the same tokens.
+    let mut sequence = long.clone();
+    for _ in 0..5 {
+        let logits = model.forward(&[sequence.clone()], &[images.clone()], Padding::Right, None, &Pass::eval()).unwrap();
+        let last = logits.get(0).unwrap().get(sequence.len() - 1).unwrap();
+        sequence.push(last.argmax(0).unwrap().to_scalar::<u32>().unwrap());
+    }
+    assert_eq!(batched[0], sequence[long.len()..].to_vec());
+
+    // A stop token ends a row and is kept.
+    let stop = batched[1][1];
+    let stopping = assay_qwen3_vl::Sampling { stop_tokens: vec![stop], ..sampling };
+    let stopped = model.generate(&[short], &[vec![]], &stopping).unwrap();
+    let end = batched[1].iter().position(|&t| t == stop).unwrap();
+    assert_eq!(stopped[0], batched[1][..=end].to_vec());
+}

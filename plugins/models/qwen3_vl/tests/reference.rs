@@ -9,12 +9,14 @@ use candle_transformers::models::{qwen3, qwen3_vl};
 use crate::fixture::*;
 
 /// candle-transformers' Qwen3-VL applies no causal mask when a call has more than one
-/// token and uses 1-D RoPE, so the reference is fed one token per call and each image
-/// covers one merged token (a 2x2 patch grid), where M-RoPE and 1-D RoPE coincide.
+/// token, and it uses 1-D RoPE. So the reference is fed one token per call, and each image
+/// covers one merged token (a 2x2 patch grid), where M-RoPE and 1-D RoPE coincide. The
+/// head is tied (as in Qwen3-VL-4B) because the reference expects an `lm_head.bias`, which
+/// untied Qwen3-VL checkpoints do not have.
 #[test]
 fn qwen3_vl_logits_match_candle_transformers() {
     let dir = tempfile::tempdir().unwrap();
-    write_tiny_qwen3_vl(dir.path());
+    write_tiny_qwen3_vl_with(dir.path(), true);
     let device = Device::Cpu;
 
     let prompt = vec![5, 6, VISION_START, IMAGE_TOKEN, VISION_END, 7, 8, VISION_START, IMAGE_TOKEN, VISION_END, 9];

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::fixture::*;
 
-/// A prompt with one 4x4-patch image (4 placeholder tokens) and its patches.
+/// Builds a prompt with one 4x4-patch image (4 placeholder tokens) and its patches.
 pub fn image_prompt() -> (Vec<u32>, Vec<ImagePatches>) {
     let mut prompt = vec![5, 6, VISION_START];
     prompt.extend([IMAGE_TOKEN; 4]);

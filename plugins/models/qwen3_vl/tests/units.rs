@@ -178,3 +178,23 @@ fn config_errors_name_the_field() {
     let error = assay_qwen3_vl::ModelConfig::from_json(r#"{"model_type": "llama"}"#).unwrap_err();
     assert!(error.to_string().contains("unsupported `model_type`"), "{error}");
 }
+
+#[test]
+fn tokenizer_reads_tokenizer_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null,
+        "added_tokens": [{"id": 3, "content": "<|im_start|>", "single_word": false, "lstrip": false,
+                          "rstrip": false, "normalized": false, "special": true}],
+        "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null, "decoder": null,
+        "model": {"type": "WordLevel", "vocab": {"hello": 0, "world": 1, "[UNK]": 2}, "unk_token": "[UNK]"},
+    });
+    let path = dir.path().join("tokenizer.json");
+    std::fs::write(&path, json.to_string()).unwrap();
+    let tokenizer = assay_qwen3_vl::tokenizer::QwenTokenizer::from_file(&path).unwrap();
+    // Added tokens follow the model vocabulary, as Qwen's special tokens do.
+    assert_eq!(tokenizer.encode("<|im_start|>hello world").unwrap(), vec![3, 0, 1]);
+    assert_eq!(tokenizer.token_id("<|im_start|>").unwrap(), 3);
+    assert_eq!(tokenizer.decode(&[0, 1], true).unwrap(), "hello world");
+    assert!(tokenizer.token_id("<|missing|>").is_err());
+}

@@ -10,8 +10,8 @@ use crate::answer::{parse_answer, EMOTIONS};
 
 /// Reward weights, read from the plugin's JSON configuration.
 ///
-/// NOTE: the ActFER paper's weight values are not restated here; the defaults are
-/// neutral choices that an experiment spec should set explicitly.
+/// NOTE: the defaults are placeholders, not weights taken from the ActFER paper, so an
+/// experiment spec should set all four.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ActferConfig {

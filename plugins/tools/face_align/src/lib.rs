@@ -2,10 +2,10 @@
 //! warps the face to the 112x112 template with bilinear sampling, and returns the region
 //! boxes of the aligned frame.
 //!
-//! Arguments (JSON): none are needed; `{}` is valid. The observation text is a JSON object
-//! with `face_box` (`[x0, y0, x1, y1]` in input pixels), `landmarks` (input pixels),
-//! `landmarks_measured`, `size` (112) and `regions` (boxes in the aligned frame); the one
-//! image is the aligned face. No face found is a tool error.
+//! Arguments (JSON): none are needed, so `{}` is valid. The observation text is a JSON
+//! object with `face_box` (`[x0, y0, x1, y1]` in input pixels), `landmarks` (input
+//! pixels), `landmarks_measured`, `size` (112) and `regions` (boxes in the aligned
+//! frame). The one image is the aligned face. No face found is a tool error.
 
 use imaging::{align_face, RgbImage, ALIGNED_SIZE};
 

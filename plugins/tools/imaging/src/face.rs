@@ -12,7 +12,7 @@ use crate::regions::{
 };
 use crate::{sample_bilinear, PixelBox, RgbImage, Similarity};
 
-/// Longest side of the downscaled copy the detector analyses, in pixels.
+/// Maximum side of the downscaled copy the detector analyses, in pixels.
 const ANALYSIS_SIDE: u32 = 256;
 /// Smallest face component, as a fraction of the analysed image area.
 const MIN_FACE_FRACTION: f32 = 0.004;
@@ -26,7 +26,7 @@ pub struct Landmarks {
     pub mouth: (f32, f32),
 }
 
-/// Where the face is and how its landmarks were found.
+/// A detected face: its box, landmarks and how the landmarks were found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceDetection {
     /// Face box in input pixels.
@@ -56,7 +56,12 @@ struct Planes {
     scale: f32,
     luma: Vec<f32>,
     cr: Vec<f32>,
-    skin: Vec<bool>,
+    /// Whether the input has colour; gray inputs have no skin masks.
+    colour: bool,
+    /// Strict skin mask that keeps blond hair and warm gray backgrounds out.
+    skin_strict: Vec<bool>,
+    /// Looser skin mask for darker skin tones, which the strict mask's luma floor misses.
+    skin_relaxed: Vec<bool>,
 }
 
 fn analysis_planes(image: &RgbImage) -> Planes {
@@ -65,7 +70,8 @@ fn analysis_planes(image: &RgbImage) -> Planes {
     let height = (image.height / step).max(1) as usize;
     let mut luma = vec![0.0; width * height];
     let mut cr = vec![0.0; width * height];
-    let mut skin = vec![false; width * height];
+    let mut skin_strict = vec![false; width * height];
+    let mut skin_relaxed = vec![false; width * height];
     for ay in 0..height {
         for ax in 0..width {
             // Box-average the step x step block to suppress noise before thresholding.
@@ -86,10 +92,18 @@ fn analysis_planes(image: &RgbImage) -> Planes {
             let i = ay * width + ax;
             luma[i] = y;
             cr[i] = cr_value;
-            skin[i] = y > 100.0
+            skin_strict[i] = y > 100.0
                 && (138.0..=180.0).contains(&cr_value)
                 && (77.0..=127.0).contains(&cb_value)
                 && r > b;
+            // Skin hue runs from red to orange, so red > green > blue, which also
+            // rejects magenta and purple backgrounds that pass the Cr range.
+            skin_relaxed[i] = y > 35.0
+                && (135.0..=190.0).contains(&cr_value)
+                && (65.0..=130.0).contains(&cb_value)
+                && r > g
+                && g > b
+                && r - b > 12.0;
         }
     }
     Planes {
@@ -98,11 +112,13 @@ fn analysis_planes(image: &RgbImage) -> Planes {
         scale: step as f32,
         luma,
         cr,
-        skin,
+        colour: image.channels >= 3,
+        skin_strict,
+        skin_relaxed,
     }
 }
 
-/// One pass of 3x3 erosion (`erode = true`) or dilation on a mask.
+/// Applies one pass of 3x3 erosion (`erode = true`) or dilation to a mask.
 fn morph(mask: &[bool], width: usize, height: usize, erode: bool) -> Vec<bool> {
     let mut out = vec![false; mask.len()];
     for y in 0..height {
@@ -267,10 +283,10 @@ fn local_maxima(smoothed: &[f32], width: usize, window: Window, radius: usize, l
 
 /// Finds the face box and eye and mouth centres of the dominant face in `image`.
 ///
-/// Steps: segment skin and keep the largest face-shaped component; take dark local
-/// maxima inside the face as eye candidates; score every candidate pair that is level
+/// Steps: segment skin and keep the largest face-shaped component. Take dark local
+/// maxima inside the face as eye candidates. Score every candidate pair that is level
 /// and spaced like eyes by its darkness plus the best lip response where the mouth
-/// should be; keep the best. The returned face box is derived from the landmarks (eye
+/// should be, and keep the best pair. The returned face box is derived from the landmarks (eye
 /// distance `d`: `1.25 d` either side of the eye midpoint, from `0.9 d` above the eyes
 /// to `d` below the mouth) because the skin component often includes hair or neck.
 ///
@@ -278,17 +294,61 @@ fn local_maxima(smoothed: &[f32], width: usize, window: Window, radius: usize, l
 /// Returns a message when the image is gray (skin needs colour) or no skin region
 /// shaped like a face is found.
 pub fn detect_face(image: &RgbImage) -> Result<FaceDetection, String> {
-    if image.channels < 3 {
-        // TODO: gray images need a detector that does not rely on skin colour.
-        return Err("no face found: the detector needs a colour (RGB or RGBA) image".to_string());
-    }
-
-    // Segment skin and keep the largest face-shaped component.
     let planes = analysis_planes(image);
     let (w, h) = (planes.width, planes.height);
-    let opened = morph(&morph(&planes.skin, w, h, true), w, h, false);
-    let face = pick_face(&components(&opened, w, h), w * h)
-        .ok_or_else(|| "no face found: no skin-coloured region of face shape".to_string())?;
+
+    // Gray images have no skin colour, so the whole frame is taken as the face, which
+    // suits roughly aligned face crops only.
+    let masks: Vec<&[bool]> = if planes.colour {
+        vec![&planes.skin_strict, &planes.skin_relaxed]
+    } else {
+        vec![]
+    };
+    let mut candidates = Vec::new();
+    if masks.is_empty() {
+        let whole = vec![true; w * h];
+        let face = Component {
+            area: w * h,
+            x0: 0,
+            y0: 0,
+            x1: w,
+            y1: h,
+        };
+        // Without a skin mask only a measured eye pair and mouth count as a face.
+        candidates.extend(
+            detect_in_component(&planes, &whole, face, image).filter(|(d, _)| d.landmarks_measured),
+        );
+    }
+    for mask in masks {
+        // Open the mask (erode, dilate) to cut thin bridges, then keep the largest
+        // face-shaped component.
+        let opened = morph(&morph(mask, w, h, true), w, h, false);
+        if let Some(face) = pick_face(&components(&opened, w, h), w * h) {
+            candidates.extend(detect_in_component(&planes, &opened, face, image));
+        }
+    }
+
+    // Prefer measured landmarks, then the stronger eye-and-mouth response.
+    candidates
+        .into_iter()
+        .max_by(|(a, sa), (b, sb)| {
+            (a.landmarks_measured, *sa)
+                .partial_cmp(&(b.landmarks_measured, *sb))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .map(|(detection, _)| detection)
+        .ok_or_else(|| "no face found: no skin-coloured region of face shape".to_string())
+}
+
+/// Finds eyes and mouth inside one face component and returns the detection with the
+/// constellation score (higher is a clearer eye pair and mouth).
+fn detect_in_component(
+    planes: &Planes,
+    opened: &[bool],
+    face: Component,
+    image: &RgbImage,
+) -> Option<(FaceDetection, f32)> {
+    let (w, h) = (planes.width, planes.height);
     let face_w = face.x1 - face.x0;
     let face_h = face.y1 - face.y0;
 
@@ -310,9 +370,13 @@ pub fn detect_face(image: &RgbImage) -> Result<FaceDetection, String> {
     let darkness: Vec<f32> = (0..w * h)
         .map(|i| if inside[i] { 255.0 - planes.luma[i] } else { 0.0 })
         .collect();
-    // Lips are redder than the face's skin.
+    // Lips are redder than the face's skin; without colour, an open mouth is darker.
     let lip: Vec<f32> = (0..w * h)
-        .map(|i| if inside[i] { planes.cr[i] - skin_cr_mean } else { 0.0 })
+        .map(|i| match (inside[i], planes.colour) {
+            (false, _) => 0.0,
+            (true, true) => planes.cr[i] - skin_cr_mean,
+            (true, false) => darkness[i],
+        })
         .collect();
 
     // Smooth both planes at the scale of an eye and of a mouth.
@@ -329,11 +393,11 @@ pub fn detect_face(image: &RgbImage) -> Result<FaceDetection, String> {
     let lip_mean = BoxMean::new(&lip, w, h);
 
     // Score level, eye-spaced pairs of dark peaks by darkness plus the mouth response.
-    // Eyes sit in the middle rows of the skin component whether or not it includes
-    // the hair above the forehead; the band keeps fringe strands out of the search.
+    // Eyes lie in the upper-middle rows of the skin component whether or not it
+    // includes hair or neck. The band keeps the chin and most fringe strands out.
     let band = Window {
         x0: face.x0,
-        y0: face.y0 + (face_h as f32 * 0.3) as usize,
+        y0: face.y0 + (face_h as f32 * 0.15) as usize,
         x1: face.x1,
         y1: face.y0 + (face_h as f32 * 0.62) as usize,
     };
@@ -347,6 +411,8 @@ pub fn detect_face(image: &RgbImage) -> Result<FaceDetection, String> {
             // of its sides, which rejects dark hair at one side of the face.
             let centre_offset = ((lx + rx) as f32 / 2.0 - (face.x0 + face.x1) as f32 / 2.0).abs();
             if dx <= 0.0
+                || lv <= 1.0
+                || rv <= 1.0
                 || dy.abs() > 0.3 * dx
                 || !(0.2..=0.7).contains(&spacing)
                 || centre_offset > 0.15 * face_w as f32
@@ -357,6 +423,10 @@ pub fn detect_face(image: &RgbImage) -> Result<FaceDetection, String> {
             }
             let d = dx.hypot(dy);
             let (mx, my) = ((lx + rx) as f32 / 2.0, (ly + ry) as f32 / 2.0);
+            // The bridge of the nose between the eyes is skin.
+            if !opened[my as usize * w + mx as usize] {
+                continue;
+            }
             let mouth_rx = ((0.3 * d) as usize).max(1);
             let mouth_ry = ((0.1 * d) as usize).max(1);
             let mut mouth_best: Option<(f32, f32, f32)> = None;
@@ -373,7 +443,8 @@ pub fn detect_face(image: &RgbImage) -> Result<FaceDetection, String> {
                     }
                 }
             }
-            let Some((mouth_value, mouth_x, mouth_y)) = mouth_best else {
+            // Both eyes must be darker than their surround and the mouth must stand out.
+            let Some((mouth_value, mouth_x, mouth_y)) = mouth_best.filter(|m| m.0 > 0.0) else {
                 continue;
             };
             let score = lv + rv + mouth_value;
@@ -395,7 +466,7 @@ pub fn detect_face(image: &RgbImage) -> Result<FaceDetection, String> {
     let s = planes.scale;
     let scaled = |(x, y): (f32, f32)| (x * s, y * s);
     match best {
-        Some((_, m)) => {
+        Some((score, m)) => {
             let landmarks = Landmarks {
                 left_eye: scaled(m.left_eye),
                 right_eye: scaled(m.right_eye),
@@ -407,24 +478,30 @@ pub fn detect_face(image: &RgbImage) -> Result<FaceDetection, String> {
             let eye_y = (l.left_eye.1 + l.right_eye.1) / 2.0;
             let face_box = PixelBox::new(mid_x - 1.25 * d, eye_y - 0.9 * d, mid_x + 1.25 * d, l.mouth.1 + d)
                 .clip(image.width, image.height);
-            Ok(FaceDetection {
-                face_box,
-                landmarks,
-                landmarks_measured: true,
-            })
+            Some((
+                FaceDetection {
+                    face_box,
+                    landmarks,
+                    landmarks_measured: true,
+                },
+                score,
+            ))
         }
         None => {
             let fx = |f: f32| (face.x0 as f32 + f * face_w as f32) * s;
             let fy = |f: f32| (face.y0 as f32 + f * face_h as f32) * s;
-            Ok(FaceDetection {
-                face_box: PixelBox::new(fx(0.0), fy(0.0), fx(1.0), fy(1.0)),
-                landmarks: Landmarks {
-                    left_eye: (fx(0.31), fy(0.42)),
-                    right_eye: (fx(0.69), fy(0.42)),
-                    mouth: (fx(0.5), fy(0.8)),
+            Some((
+                FaceDetection {
+                    face_box: PixelBox::new(fx(0.0), fy(0.0), fx(1.0), fy(1.0)),
+                    landmarks: Landmarks {
+                        left_eye: (fx(0.31), fy(0.42)),
+                        right_eye: (fx(0.69), fy(0.42)),
+                        mouth: (fx(0.5), fy(0.8)),
+                    },
+                    landmarks_measured: false,
                 },
-                landmarks_measured: false,
-            })
+                f32::NEG_INFINITY,
+            ))
         }
     }
 }
@@ -475,7 +552,7 @@ mod tests {
     }
 
     #[test]
-    fn gray_image_is_rejected() {
+    fn uniform_gray_image_has_no_face() {
         let image = RgbImage::new(8, 8, 1, vec![128; 64]).unwrap();
         assert!(detect_face(&image).is_err());
     }

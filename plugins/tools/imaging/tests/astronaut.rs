@@ -24,7 +24,7 @@ fn astronaut_face_overlaps_reference_box() {
     assert!(iou >= 0.5, "face box {:?} has IoU {iou} with the reference", found.face_box);
 
     // Eye and mouth centres read by hand from the photograph: (202, 100), (247, 102),
-    // (224, 144). The detector is coarse, so the bound is a sixth of the eye distance.
+    // (224, 144). The detector is coarse, so the bound is a third of the 45 px eye distance.
     assert!(found.landmarks_measured);
     for (got, want) in [
         (found.landmarks.left_eye, (202.0, 100.0)),

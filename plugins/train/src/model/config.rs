@@ -22,7 +22,7 @@ pub struct TinyVlmConfig {
     pub rope_theta: f64,
     /// Epsilon added inside RMSNorm's square root. Default 1e-6; greater than 0.
     pub rms_norm_eps: f64,
-    /// Longest sequence the policy accepts, in tokens, image placeholders included.
+    /// Maximum sequence length the policy accepts, in tokens, image placeholders included.
     /// Default 1024; at least 1.
     pub max_seq_len: usize,
     /// Side of the square that every image is resized to, in pixels. Default 16; a
@@ -99,21 +99,21 @@ impl TinyVlmConfig {
                 bail!("`{name}` is 0: set it to at least 1");
             }
         }
-        if self.hidden_size % self.num_heads != 0 || self.head_dim() % 2 != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_heads) || !self.head_dim().is_multiple_of(2) {
             bail!(
                 "`hidden_size` {} must be a multiple of `num_heads` {} with an even head size",
                 self.hidden_size,
                 self.num_heads
             );
         }
-        if self.vision_hidden_size % self.vision_heads != 0 {
+        if !self.vision_hidden_size.is_multiple_of(self.vision_heads) {
             bail!(
                 "`vision_hidden_size` {} must be a multiple of `vision_heads` {}",
                 self.vision_hidden_size,
                 self.vision_heads
             );
         }
-        if self.image_size % self.patch_size != 0 {
+        if !self.image_size.is_multiple_of(self.patch_size) {
             bail!("`image_size` {} must be a multiple of `patch_size` {}", self.image_size, self.patch_size);
         }
         if self.rope_theta <= 1.0 || self.rms_norm_eps <= 0.0 || self.init_std <= 0.0 {

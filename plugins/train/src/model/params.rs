@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// How a new variable is filled.
+/// Initial values of a new variable.
 #[derive(Debug, Clone, Copy)]
 pub enum Init {
     /// Uniform with the given standard deviation, centred on 0.

@@ -1,6 +1,6 @@
 //! Behaviours every SFT and GRPO implementation must get right, one test each.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 
 use assay_train::advantage::{combine_rewards, group_advantages};
@@ -29,6 +29,8 @@ fn zero_variance_group_gives_exact_zeros() {
 }
 
 #[test]
+// The expected values are the six-decimal figures of the case, not an approximated constant.
+#[allow(clippy::approx_constant)]
 fn two_member_group_advantages() {
     let scaled = group_advantages(&[Some(1.0), Some(0.0)], true).advantages;
     assert_close(scaled[0], 0.707107, 1e-6, "scaled first");
@@ -125,6 +127,8 @@ fn weighted_rewards_are_trained_and_logged() {
 struct ScriptedPolicy {
     script: Vec<u32>,
     calls: Cell<usize>,
+    /// Every id fed to `step`, in order.
+    fed: RefCell<Vec<u32>>,
     vocab_size: usize,
     image_token_id: u32,
     device: Device,
@@ -152,7 +156,8 @@ impl Policy for ScriptedPolicy {
     fn new_cache(&self) -> KvCache {
         KvCache::new(0)
     }
-    fn step(&self, _cache: &mut KvCache, _ids: &[u32], _images: &[Image]) -> anyhow::Result<Tensor> {
+    fn step(&self, _cache: &mut KvCache, ids: &[u32], _images: &[Image]) -> anyhow::Result<Tensor> {
+        self.fed.borrow_mut().extend_from_slice(ids);
         let mut logits = vec![0.0f32; self.vocab_size];
         logits[self.script[self.calls.get()] as usize] = 100.0;
         self.calls.set(self.calls.get() + 1);
@@ -193,6 +198,7 @@ fn tool_tokens_never_retokenized() {
         let policy = ScriptedPolicy {
             script: call.iter().chain(&tail).copied().collect(),
             calls: Cell::new(0),
+            fed: RefCell::new(Vec::new()),
             vocab_size: tokenizer.vocab_size(),
             image_token_id: special.image,
             device: Device::Cpu,
@@ -214,6 +220,9 @@ fn tool_tokens_never_retokenized() {
         mask.extend(vec![0.0; observation.len()]);
         mask.extend([1.0, 1.0]);
         assert_eq!(rollout.completion_mask, mask);
+        // The model saw exactly the stored sequence, up to the final EOS it generated.
+        let full = rollout.full_sequence().ids;
+        assert_eq!(*policy.fed.borrow(), full[..full.len() - 1].to_vec());
         assert_eq!(rollout.tool_calls, 1);
         assert_eq!(rollout.completion_images.len(), usize::from(with_image));
     }

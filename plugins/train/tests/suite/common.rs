@@ -45,7 +45,7 @@ pub fn tiny_model(tokenizer: &Tokenizer, dtype: DType, seed: u64) -> TinyVlm {
     TinyVlm::new(&tiny_config(), layout, seed, dtype, &Device::Cpu).unwrap()
 }
 
-/// A 16x16 grey image with a 6x6 square of `colour` near the centre.
+/// Draws a 16x16 grey image with a 6x6 square of `colour` near the centre.
 pub fn square_image(colour: usize, rng: &mut ChaCha8Rng) -> Image {
     let (size, side) = (16, 6);
     let top = rng.random_range(4..=6);

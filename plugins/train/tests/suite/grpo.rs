@@ -63,7 +63,7 @@ fn weights_of(policy: &TinyVlm) -> Vec<Vec<f32>> {
     policy.named_vars().into_iter().map(|(_, var)| var.as_tensor().flatten_all().unwrap().to_vec1().unwrap()).collect()
 }
 
-/// A small configuration that exercises every option: GSPO ratio, KL to a reference in
+/// Returns a small configuration that exercises every option: GSPO ratio, KL to a reference in
 /// the loss, entropy bonus, per-sequence aggregation and two updates per batch.
 fn full_options() -> GrpoConfig {
     GrpoConfig {

@@ -7,7 +7,7 @@ use candle_core::{DType, Tensor};
 
 use super::common::{self, tokenizer, tiny_model};
 
-/// A batch of two sequences of different lengths with two images in the first.
+/// Builds a batch of two sequences of different lengths with two images in the first.
 fn batch(policy: &TinyVlm) -> (Vec<Sequence>, Vec<Vec<f32>>) {
     let tokenizer = tokenizer();
     let tasks = common::tasks(2, 21);

@@ -78,9 +78,10 @@ fn clipping_and_frozen_groups() {
     grads.add(&optimizer.trainable(), &loss.backward().unwrap()).unwrap();
     let stats = optimizer.update(&grads, 1.0).unwrap();
     assert!((stats.grad_norm - 5.0).abs() < 1e-12, "norm of (3, 4) before clipping");
-    // The first moment holds (1 - beta1) times the clipped gradient (0.6, 0.8).
+    // The first moment is (1 - beta1) times the clipped gradient (0.6, 0.8).
     let m: Vec<f64> = optimizer.params()[0].m.to_vec1().unwrap();
-    assert!((m[0] - 0.1 * 0.6).abs() < 1e-6 && (m[1] - 0.1 * 0.8).abs() < 1e-6, "{m:?}");
+    assert!((m[0] - 0.1 * 0.6).abs() < 1e-6, "{m:?}");
+    assert!((m[1] - 0.1 * 0.8).abs() < 1e-6, "{m:?}");
     assert_eq!(frozen.as_tensor().to_vec1::<f64>().unwrap(), vec![1.0]);
 
     let mut bad = OptimizerConfig::default();

@@ -1,0 +1,260 @@
+//! Policies as stage inputs and outputs: building a `tiny_vlm` from `models.<name>`,
+//! reading training samples, and the policy folder that training stages leave behind.
+//!
+//! The folder layout is the one of [`crate::actfer::policy_folder`] (`policy/model.safetensors`,
+//! `policy/tokenizer.json`, `policy/tiny_vlm.json`), so `evaluate` loads what `sft` and
+//! `grpo` write.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use assay_train::candle_core::{DType, Device};
+use assay_train::rollout::expand_image_tokens;
+use assay_train::trajectory::{read_ppm, read_samples, Sample, Segment};
+use assay_train::{Image, TinyVlm, TinyVlmConfig, TokenLayout, Tokenizer};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::actfer::policy_folder::{load_policy_folder, save_policy_folder, POLICY_DIR};
+use crate::spec::{self, Diagnostic, Experiment, ModelSpec};
+use crate::stage::StageContext;
+
+/// Model kind that these stages build and train.
+pub const TINY_VLM: &str = "tiny_vlm";
+
+/// Where a stage reads its samples: a file in an input stage's folder, or a path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataSource {
+    /// Input stage whose folder holds the samples file; it must be listed under the
+    /// stage's `inputs`. Default: the only input stage. Not allowed together with `path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Samples file (JSON lines) inside the input stage's folder. Default `samples.jsonl`.
+    #[serde(default = "default_samples_file")]
+    pub file: String,
+    /// Samples file outside the run, relative to the spec file. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+fn default_samples_file() -> String {
+    "samples.jsonl".into()
+}
+
+impl Default for DataSource {
+    fn default() -> Self {
+        Self { stage: None, file: default_samples_file(), path: None }
+    }
+}
+
+impl DataSource {
+    /// Checks that `stage` and `path` are not both set.
+    pub fn validate(&self, key: &str) -> Vec<Diagnostic> {
+        if self.stage.is_some() && self.path.is_some() {
+            return vec![Diagnostic::for_key(
+                key,
+                format!("`{key}` sets both `stage` and `path`: keep one (a stage's `{}`, or a file)", self.file),
+            )];
+        }
+        Vec::new()
+    }
+
+    /// Resolves the samples file of a running stage.
+    ///
+    /// # Errors
+    /// The named stage is not an input, or no stage is named and the stage does not have
+    /// exactly one input.
+    pub fn samples_path(&self, ctx: &StageContext) -> anyhow::Result<PathBuf> {
+        if let Some(path) = &self.path {
+            return Ok(ctx.resolve(path));
+        }
+        Ok(input_folder(ctx, self.stage.as_deref())?.join(&self.file))
+    }
+}
+
+/// Returns the output folder of input stage `name`, or of the only input when `name` is
+/// `None`.
+///
+/// # Errors
+/// `name` is not among the stage's inputs, or `None` is given and there is not exactly one.
+pub fn input_folder(ctx: &StageContext, name: Option<&str>) -> anyhow::Result<PathBuf> {
+    match name {
+        Some(name) => ctx.inputs.get(name).cloned().with_context(|| {
+            let listed: Vec<&str> = ctx.inputs.keys().map(String::as_str).collect();
+            format!("stage `{}` reads stage `{name}`, which is not among its inputs {listed:?}: add it under `inputs`", ctx.name)
+        }),
+        None => match ctx.inputs.values().collect::<Vec<_>>().as_slice() {
+            [only] => Ok((*only).clone()),
+            other => bail!(
+                "stage `{}` has {} input stages, so it cannot tell which one to read: name it with `stage:`",
+                ctx.name,
+                other.len()
+            ),
+        },
+    }
+}
+
+/// Reads the `tiny_vlm` sizes from a model's `params`; no params gives the defaults.
+///
+/// # Errors
+/// The params do not deserialize or describe an invalid model.
+pub fn tiny_vlm_config(name: &str, model: &ModelSpec) -> anyhow::Result<TinyVlmConfig> {
+    let config: TinyVlmConfig = match &model.params {
+        Some(node) => spec::from_node(node).map_err(|d| anyhow::anyhow!(spec::render_diagnostics(&d)))?,
+        None => TinyVlmConfig::default(),
+    };
+    config.validate().with_context(|| format!("invalid sizes in `models.{name}.params`"))?;
+    Ok(config)
+}
+
+/// Checks that `models.<name>` exists, is a `tiny_vlm` in `f32`, and has valid sizes.
+/// `key` is the stage parameter that names the model.
+pub fn validate_model(spec: &Experiment, key: &str, name: &str) -> Vec<Diagnostic> {
+    if let Some(problem) = spec::model(spec, key, name) {
+        return vec![problem];
+    }
+    let model = &spec.models[name];
+    let mut problems = Vec::new();
+    if model.kind != TINY_VLM {
+        problems.push(Diagnostic::for_key(
+            key,
+            format!("model `{name}` has kind `{}`, but training stages build only `{TINY_VLM}` models", model.kind),
+        ));
+    }
+    if model.dtype != spec::DType::F32 {
+        problems.push(Diagnostic::for_key(
+            key,
+            format!("model `{name}` has dtype `{:?}`: `{TINY_VLM}` trains in `f32` only; set `models.{name}.dtype: f32`", model.dtype),
+        ));
+    }
+    if let Err(error) = tiny_vlm_config(name, model) {
+        problems.push(Diagnostic::for_key(key, format!("{error:#}")));
+    }
+    problems
+}
+
+/// Builds the policy `models.<name>` on the CPU in f32.
+///
+/// When the model has a `path`, it names the output folder of an `sft` or `grpo` stage (or
+/// the `policy/` folder inside it), whose weights, sizes and tokenizer are loaded; `params`
+/// are then ignored. Otherwise the weights are drawn from `seed` and the vocabulary is
+/// `tokenizer()`.
+///
+/// # Errors
+/// The model is missing or not a `tiny_vlm`, or its files cannot be read.
+pub fn build_policy(
+    spec: &Experiment,
+    name: &str,
+    seed: u64,
+    tokenizer: impl FnOnce() -> anyhow::Result<Tokenizer>,
+) -> anyhow::Result<(TinyVlm, Tokenizer)> {
+    let model = spec.models.get(name).with_context(|| format!("model `{name}` is not defined under `models`"))?;
+    if model.kind != TINY_VLM {
+        bail!("model `{name}` has kind `{}`, but training stages build only `{TINY_VLM}` models", model.kind);
+    }
+    if let Some(path) = &model.path {
+        let folder = if path.ends_with(POLICY_DIR) { path.parent().map(Path::to_path_buf).unwrap_or_default() } else { path.clone() };
+        return load_policy_folder(&folder).with_context(|| format!("failed to load `models.{name}.path` {}", path.display()));
+    }
+    let config = tiny_vlm_config(name, model)?;
+    let tokenizer = tokenizer()?;
+    let layout = TokenLayout { vocab_size: tokenizer.vocab_size(), image_token_id: tokenizer.special().image };
+    // TODO: training runs on the CPU even when the experiment names a CUDA device.
+    let policy = TinyVlm::new(&config, layout, seed, DType::F32, &Device::Cpu)?;
+    Ok((policy, tokenizer))
+}
+
+/// Writes the policy folder into a stage's output folder and returns its path.
+///
+/// # Errors
+/// A file cannot be written.
+pub fn save_policy(stage_dir: &Path, policy: &TinyVlm, tokenizer: &Tokenizer) -> anyhow::Result<PathBuf> {
+    save_policy_folder(stage_dir, policy, tokenizer)
+}
+
+/// Loads the policy folder that an `sft` or `grpo` stage wrote into `stage_dir`.
+///
+/// # Errors
+/// The folder or one of its files is missing or invalid.
+pub fn load_policy(stage_dir: &Path) -> anyhow::Result<(TinyVlm, Tokenizer)> {
+    load_policy_folder(stage_dir)
+}
+
+/// Reads a samples file; an empty file is an error because no stage can train on it.
+///
+/// # Errors
+/// The file is missing, malformed or empty.
+pub fn read_sample_file(path: &Path) -> anyhow::Result<Vec<Sample>> {
+    let samples = read_samples(path).with_context(|| format!("failed to read samples from {}", path.display()))?;
+    if samples.is_empty() {
+        bail!("samples file {} holds no samples: check the stage that wrote it", path.display());
+    }
+    Ok(samples)
+}
+
+/// Builds a word-level tokenizer from every prompt, target text and answer of `samples`.
+pub fn corpus_tokenizer(samples: &[Sample]) -> Tokenizer {
+    let mut texts: Vec<&str> = Vec::new();
+    for sample in samples {
+        texts.push(&sample.prompt);
+        texts.extend(sample.answer.as_deref());
+        for segment in &sample.target {
+            match segment {
+                Segment::Assistant { text } | Segment::Observation { text, .. } => texts.push(text),
+            }
+        }
+    }
+    Tokenizer::from_corpus(texts)
+}
+
+/// Loads the prompt's images of a sample, relative to `folder`.
+///
+/// # Errors
+/// An image file is missing or not a binary PPM.
+pub fn prompt_images(folder: &Path, sample: &Sample) -> anyhow::Result<Vec<Image>> {
+    sample
+        .images
+        .iter()
+        .map(|file| read_ppm(&folder.join(file)).with_context(|| format!("image `{file}` of sample `{}`", sample.id)))
+        .collect()
+}
+
+/// Loads the prompt's images, then every observation's, relative to `folder`: the order
+/// in which an SFT example uses them.
+///
+/// # Errors
+/// An image file is missing or not a binary PPM.
+pub fn trajectory_images(folder: &Path, sample: &Sample) -> anyhow::Result<Vec<Image>> {
+    let mut images = prompt_images(folder, sample)?;
+    for segment in &sample.target {
+        if let Segment::Observation { images: files, .. } = segment {
+            for file in files {
+                images.push(read_ppm(&folder.join(file)).with_context(|| format!("image `{file}` of sample `{}`", sample.id))?);
+            }
+        }
+    }
+    Ok(images)
+}
+
+/// Tokenizes a sample's prompt with its image placeholders expanded, for generation.
+///
+/// # Errors
+/// The prompt's `<image>` markers and images disagree.
+pub fn prompt_sequence(policy: &TinyVlm, tokenizer: &Tokenizer, sample: &Sample, images: Vec<Image>) -> anyhow::Result<assay_train::Sequence> {
+    let ids = expand_image_tokens(policy, &tokenizer.encode(&sample.prompt), tokenizer.special().image, &images)
+        .with_context(|| format!("prompt of sample `{}`", sample.id))?;
+    Ok(assay_train::Sequence { ids, images })
+}
+
+/// Logs each step's metrics (all but `step`) under the step number.
+///
+/// # Errors
+/// The scalar log cannot be written.
+pub fn log_step(scalars: &mut crate::run::ScalarLog, metrics: &assay_train::sft::StepMetrics) -> anyhow::Result<()> {
+    let step = metrics.get("step").copied().unwrap_or_default() as u64;
+    for (name, value) in metrics.iter().filter(|(name, _)| name.as_str() != "step") {
+        scalars.log(step, name, *value)?;
+    }
+    Ok(())
+}
