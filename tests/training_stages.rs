@@ -228,6 +228,8 @@ fn invalid_training_settings_are_rejected() {
         ("stages.grpo.rewards.0.name=corect", "corect"),
         ("stages.sft.training.batch_size=0", "batch_size"),
         ("stages.sft.model=missing", "missing"),
+        ("stages.grpo.tools=[zoom]", "zoom"),
+        ("stages.grpo.shaping={name: reshape}", "reshape"),
     ];
     for (setting, expected) in cases {
         let options = RunOptions { overrides: vec![setting.into()], dry_run: true, ..RunOptions::default() };

@@ -132,6 +132,18 @@ pub type HookBuilder = fn(&HookContext) -> anyhow::Result<Box<dyn GrpoHooks>>;
 pub fn hook_builders() -> BTreeMap<&'static str, HookBuilder> {
     let mut builders: BTreeMap<&'static str, HookBuilder> = BTreeMap::new();
     builders.insert("none", |_| Ok(Box::new(NoHooks)));
+    // ActFER's utility calibration (UC-GRPO). `config` holds `utility` (UtilityConfig) and
+    // `accuracy` (the accuracy reward's weights), each defaulting to `{}`.
+    // TODO: its moving averages are not checkpointed, so a resumed run differs from an
+    // uninterrupted one after the first resumed step.
+    builders.insert("utility_calibration", |ctx| {
+        let section = |key: &str| ctx.config.get(key).cloned().unwrap_or_else(|| serde_json::json!({}));
+        let utility: crate::actfer::UtilityConfig =
+            serde_json::from_value(section("utility")).context("invalid `shaping.config.utility`")?;
+        let weights = serde_json::from_value(section("accuracy")).context("invalid `shaping.config.accuracy`")?;
+        let accuracy = crate::actfer::AccuracyReward::new(weights)?;
+        Ok(Box::new(crate::actfer::UtilityCalibration::new(utility, accuracy, ctx.tokenizer.clone())?))
+    });
     builders
 }
 
