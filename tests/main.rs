@@ -4,3 +4,4 @@
 mod actfer;
 mod run_folder;
 mod spec_cli;
+mod cli_run;

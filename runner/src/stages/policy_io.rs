@@ -22,11 +22,11 @@ use crate::stage::StageContext;
 /// Model kind that these stages build and train.
 pub const TINY_VLM: &str = "tiny_vlm";
 
-/// Where a stage reads its samples: a file in an input stage's folder, or a path.
+/// Location of a stage's samples file: in an input stage's folder, or at a path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSource {
-    /// Input stage whose folder holds the samples file; it must be listed under the
+    /// Input stage whose folder contains the samples file; it must be listed under the
     /// stage's `inputs`. Default: the only input stage. Not allowed together with `path`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
@@ -188,7 +188,7 @@ pub fn load_policy(stage_dir: &Path) -> anyhow::Result<(TinyVlm, Tokenizer)> {
 pub fn read_sample_file(path: &Path) -> anyhow::Result<Vec<Sample>> {
     let samples = read_samples(path).with_context(|| format!("failed to read samples from {}", path.display()))?;
     if samples.is_empty() {
-        bail!("samples file {} holds no samples: check the stage that wrote it", path.display());
+        bail!("samples file {} is empty: check the stage that wrote it", path.display());
     }
     Ok(samples)
 }

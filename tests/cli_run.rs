@@ -1,0 +1,72 @@
+//! `assay run`, `assay runs` and `assay report` through the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn assay(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_assay")).args(args).current_dir(dir).env("RUST_LOG", "info").output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn scores_csv() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/cora/data/guardian_scores.csv")
+}
+
+fn write_spec(dir: &Path) -> PathBuf {
+    let spec = format!(
+        "experiment: {{name: cli, seed: 3}}\ndata:\n  guardian: {{kind: csv, path: {}}}\nstages:\n  - name: crc\n    kind: calibrate\n    scores_dataset: guardian\n    alpha: 0.1\n    n_splits: 5\n    bootstrap_resamples: 10\n",
+        scores_csv().display()
+    );
+    let path = dir.join("spec.yaml");
+    std::fs::write(&path, spec).unwrap();
+    path
+}
+
+#[test]
+fn rerun_log_names_changed_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write_spec(dir.path());
+
+    let first = assay(dir.path(), &["run", "spec.yaml"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let cached = assay(dir.path(), &["run", "spec.yaml"]);
+    assert!(text(&cached).contains("stage reused from cache"), "{}", text(&cached));
+
+    let changed = assay(dir.path(), &["run", "spec.yaml", "--set", "stages.crc.alpha=0.2"]);
+    assert!(changed.status.success(), "{}", text(&changed));
+    assert!(text(&changed).contains("`alpha` changed from 0.1 to 0.2"), "{}", text(&changed));
+}
+
+#[test]
+fn runs_lists_finished_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write_spec(dir.path());
+    assert!(assay(dir.path(), &["run", "spec.yaml"]).status.success());
+
+    let listing = assay(dir.path(), &["runs"]);
+    assert!(listing.status.success());
+    let listing = text(&listing);
+    assert!(listing.contains("cli"), "{listing}");
+    assert!(listing.contains("succeeded"), "{listing}");
+    assert!(listing.contains("1/1 stages"), "{listing}");
+}
+
+#[test]
+fn invalid_spec_exits_2_and_stage_failure_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.yaml"), "experiment: {name: x, seed: 1}\nstages:\n  - name: a\n    kind: calibrate\n    alfa: 0.1\n").unwrap();
+    let invalid = assay(dir.path(), &["run", "bad.yaml"]);
+    assert_eq!(invalid.status.code(), Some(2), "{}", text(&invalid));
+    assert!(text(&invalid).contains("did you mean `alpha`"), "{}", text(&invalid));
+
+    // A score file that passes validation but holds a NaN fails inside the stage.
+    std::fs::write(dir.path().join("nan.csv"), "score,harm\n0.1,0\nNaN,1\n").unwrap();
+    let spec = "experiment: {name: x, seed: 1}\ndata:\n  s: {kind: csv, path: nan.csv}\nstages:\n  - name: a\n    kind: calibrate\n    scores_dataset: s\n";
+    std::fs::write(dir.path().join("fail.yaml"), spec).unwrap();
+    let failed = assay(dir.path(), &["run", "fail.yaml"]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    assert!(text(&failed).contains("--resume"), "{}", text(&failed));
+}
