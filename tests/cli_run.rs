@@ -70,3 +70,20 @@ fn invalid_spec_exits_2_and_stage_failure_exits_1() {
     assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
     assert!(text(&failed).contains("--resume"), "{}", text(&failed));
 }
+
+#[test]
+fn cora_smoke_tables_match_committed() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let spec = repo.join("experiments/cora/smoke.yaml");
+    let run = assay(dir.path(), &["run", spec.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", text(&run));
+    let run_dir = String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("run folder: ").map(str::to_string))
+        .expect("`assay run` prints the run folder");
+
+    let committed = repo.join("reports/cora-smoke");
+    let check = assay(dir.path(), &["report", &run_dir, "--check", "--out", committed.to_str().unwrap()]);
+    assert!(check.status.success(), "regenerated tables differ from reports/cora-smoke:\n{}", text(&check));
+}

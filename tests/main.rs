@@ -5,3 +5,4 @@ mod actfer;
 mod run_folder;
 mod spec_cli;
 mod cli_run;
+mod training_stages;

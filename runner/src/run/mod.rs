@@ -150,6 +150,14 @@ pub fn run(spec_path: Option<&Path>, options: &RunOptions, registry: &Registry) 
     manifest.finished = Some(manifest::now_rfc3339());
     manifest.write(&run_dir)?;
     tracing::info!(run_id = %run_id, "run finished");
+
+    // Render the declared tables; a rendering problem is logged and leaves the run intact.
+    if !loaded.spec.reports.is_empty() {
+        match render_reports(&loaded, &run_dir) {
+            Ok(paths) => tracing::info!(run_id = %run_id, tables = paths.len(), folder = %run_dir.join("reports").display(), "tables written"),
+            Err(error) => tracing::error!(run_id = %run_id, "failed to render the tables: {error:#}; rerun `assay report {}`", run_dir.display()),
+        }
+    }
     Ok(RunOutcome { run_dir: Some(run_dir), stages: manifest.stages })
 }
 
@@ -445,4 +453,18 @@ fn unique_plugins(plan: &[PlannedStage]) -> Vec<PluginIdentity> {
         }
     }
     plugins
+}
+
+/// Writes every table the spec declares, as Markdown, to `<run>/reports/`.
+fn render_reports(loaded: &LoadedSpec, run_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let runs = assay_report::Runs::load(&[run_dir.to_path_buf()]).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let tables = assay_report::build_tables(&loaded.spec.reports, &loaded.spec.reference, &runs)
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let out_dir = run_dir.join("reports");
+    tables
+        .iter()
+        .map(|table| {
+            assay_report::write_table(table, assay_report::Format::Markdown, &out_dir).map_err(|error| anyhow::anyhow!("{error}"))
+        })
+        .collect()
 }

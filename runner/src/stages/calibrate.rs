@@ -220,8 +220,36 @@ impl StageRunner for CalibrateStage {
         let report = calibrate(&table, &params.settings(ctx.seed))
             .with_context(|| format!("calibration of `{}` failed", path.display()))?;
         write_outputs(&report, &ctx.work_dir)?;
+        write_results(&report, ctx)?;
         Ok(())
     }
+}
+
+/// Writes the headline numbers as tidy `results.parquet` rows (dataset `scores`), so
+/// report tables can show them; undefined values are stored as missing, never as 0.
+fn write_results(report: &CalibrationReport, ctx: &StageContext) -> anyhow::Result<()> {
+    let run = ctx.run_dir.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut results = assay_report::ResultsWriter::new(&run, ctx.name);
+    let dataset = "scores";
+    if let Some(all) = report.thresholds.as_ref().and_then(|thresholds| thresholds.get("all")) {
+        results.record_subset(dataset, "all", "threshold", all.tau.filter(|tau| tau.is_finite()));
+    }
+    if let Some(evaluation) = &report.evaluation {
+        let metrics = &evaluation.metrics;
+        results.record(dataset, "executed_harm_rate", metrics.executed_harm_rate);
+        results.record(dataset, "coverage", metrics.coverage);
+        results.record_subset(dataset, "all", "over_intervention_rate", metrics.over_intervention_rate);
+        results.record_subset(dataset, "all", "intervention_precision", metrics.intervention_precision);
+        results.record_subset(dataset, "all", "intervention_recall", metrics.intervention_recall);
+    }
+    if let Some(validity) = &report.validity {
+        results.record(dataset, "validity_mean_executed_harm", validity.mean_executed_harm_rate);
+    }
+    if let Some(confidence) = &report.confidence {
+        results.record(dataset, "expected_calibration_error", confidence.expected_calibration_error);
+    }
+    results.write(&ctx.work_dir).map_err(|error| anyhow::anyhow!("failed to write results.parquet: {error}"))?;
+    Ok(())
 }
 
 /// Reads a score table from CSV (`.csv`) or Parquet (`.parquet`, `.pq`).

@@ -132,7 +132,7 @@ pub type HookBuilder = fn(&HookContext) -> anyhow::Result<Box<dyn GrpoHooks>>;
 pub fn hook_builders() -> BTreeMap<&'static str, HookBuilder> {
     let mut builders: BTreeMap<&'static str, HookBuilder> = BTreeMap::new();
     builders.insert("none", |_| Ok(Box::new(NoHooks)));
-    // ActFER's utility calibration (UC-GRPO). `config` holds `utility` (UtilityConfig) and
+    // ActFER's utility calibration (UC-GRPO). `config` contains `utility` (UtilityConfig) and
     // `accuracy` (the accuracy reward's weights), each defaulting to `{}`.
     // TODO: its moving averages are not checkpointed, so a resumed run differs from an
     // uninterrupted one after the first resumed step.
@@ -402,7 +402,7 @@ mod tests {
     }
 
     #[test]
-    fn exact_answer_ignores_case_and_spacing_and_abstains_without_reference() {
+    fn exact_answer_normalizes_and_abstains() {
         let mut reward = ExactAnswer { name: "acc".into() };
         assert_eq!(reward.score(&sample(Some("Red  square")), &rollout(Some(" red square"), StopReason::Answer)), Some(1.0));
         assert_eq!(reward.score(&sample(Some("red")), &rollout(Some("blue"), StopReason::Answer)), Some(0.0));

@@ -4,6 +4,9 @@ use crate::stage::Registry;
 
 pub mod calibrate;
 pub mod evaluate;
+pub mod grpo;
+pub mod policy_io;
+pub mod sft;
 pub mod synthesize;
 
 /// Registers every stage kind that ships with Assay.
@@ -11,5 +14,7 @@ pub fn register_builtin(registry: &mut Registry) {
     registry
         .register::<calibrate::CalibrateStage>()
         .register::<synthesize::Synthesize>()
-        .register::<evaluate::Evaluate>();
+        .register::<evaluate::Evaluate>()
+        .register::<sft::SftStage>()
+        .register::<grpo::GrpoStage>();
 }

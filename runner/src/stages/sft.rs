@@ -30,7 +30,7 @@ pub struct SftParams {
     /// Name of the model under `models` to fine-tune; its `kind` must be `tiny_vlm` and
     /// its `dtype` `f32`. Without a `path` the weights are drawn from the stage seed.
     pub model: String,
-    /// Where the samples with target trajectories are. Default: `samples.jsonl` of the
+    /// Location of the samples with target trajectories. Default: `samples.jsonl` of the
     /// only input stage.
     #[serde(default)]
     pub data: DataSource,
