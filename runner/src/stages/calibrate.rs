@@ -221,8 +221,36 @@ impl StageRunner for CalibrateStage {
             .with_context(|| format!("calibration of `{}` failed", path.display()))?;
         write_outputs(&report, &ctx.work_dir)?;
         write_results(&report, ctx)?;
+        write_plots(&table, params, &ctx.work_dir)?;
         Ok(())
     }
+}
+
+/// Draws `risk_coverage.{png,svg}` (harm rate among executed items against the fraction
+/// executed, executing the lowest scores first) or, for the confidence method,
+/// `reliability.{png,svg}`, over the whole score table.
+fn write_plots(table: &ScoreTable, params: &CalibrateParams, work_dir: &Path) -> anyhow::Result<()> {
+    let plotted = if params.method == CalibrationMethod::Confidence {
+        assay_report::plots::plot_reliability_diagram(
+            &table.scores,
+            &table.harms,
+            params.bin_count,
+            "Reliability diagram",
+            &work_dir.join("reliability"),
+        )
+    } else {
+        // A lower risk score means more confident to execute, and a harmless item counts
+        // as correct, so the selective-prediction curve is the risk-coverage curve of CRC.
+        let confidence: Vec<f64> = table.scores.iter().map(|score| -score).collect();
+        let correct: Vec<f64> = table.harms.iter().map(|harm| 1.0 - harm / params.bound).collect();
+        assay_report::plots::plot_risk_coverage(
+            &confidence,
+            &correct,
+            "Harm among executed items against coverage",
+            &work_dir.join("risk_coverage"),
+        )
+    };
+    plotted.map(|_| ()).map_err(|error| anyhow::anyhow!("failed to draw the calibration plot: {error}"))
 }
 
 /// Writes the headline numbers as tidy `results.parquet` rows (dataset `scores`), so
