@@ -55,14 +55,14 @@ fn runs_lists_finished_run() {
 }
 
 #[test]
-fn invalid_spec_exits_2_and_stage_failure_exits_1() {
+fn exit_codes_invalid_and_failed() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bad.yaml"), "experiment: {name: x, seed: 1}\nstages:\n  - name: a\n    kind: calibrate\n    alfa: 0.1\n").unwrap();
     let invalid = assay(dir.path(), &["run", "bad.yaml"]);
     assert_eq!(invalid.status.code(), Some(2), "{}", text(&invalid));
     assert!(text(&invalid).contains("did you mean `alpha`"), "{}", text(&invalid));
 
-    // A score file that passes validation but holds a NaN fails inside the stage.
+    // A score file that passes validation but contains a NaN fails inside the stage.
     std::fs::write(dir.path().join("nan.csv"), "score,harm\n0.1,0\nNaN,1\n").unwrap();
     let spec = "experiment: {name: x, seed: 1}\ndata:\n  s: {kind: csv, path: nan.csv}\nstages:\n  - name: a\n    kind: calibrate\n    scores_dataset: s\n";
     std::fs::write(dir.path().join("fail.yaml"), spec).unwrap();

@@ -46,7 +46,7 @@ pub struct RunOptions {
     pub dry_run: bool,
 }
 
-/// Why a run did not finish; maps to exit codes 2 and 1.
+/// Error of a run that did not finish; maps to exit codes 2 and 1.
 #[derive(Debug)]
 pub enum RunError {
     /// The spec or the options are invalid; nothing ran.
@@ -61,7 +61,7 @@ impl From<anyhow::Error> for RunError {
     }
 }
 
-/// What a finished run produced.
+/// Result of a finished run.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     /// `None` for a dry run.
