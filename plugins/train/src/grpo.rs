@@ -472,8 +472,12 @@ pub fn train_grpo<P: Policy>(
         metrics.insert("rollout_tokens_per_second".into(), generated as f64 / generation_seconds.max(1e-9));
         metrics.insert("tokens_per_second".into(), generated as f64 / started.elapsed().as_secs_f64().max(1e-9));
 
-        // Checkpoint, then report.
+        // Report, then checkpoint: a checkpoint of step N implies its metrics were
+        // recorded, so a crash between the two replays step N instead of losing its metrics.
         let done = step + 1;
+        metrics.insert("step".into(), done as f64);
+        tracing::debug!(step = done, reward_mean, "grpo step");
+        on_step(&metrics)?;
         let checkpoint_due = done == total_steps || (config.checkpoint_every > 0 && done % config.checkpoint_every as u64 == 0);
         if let (Some(dir), true) = (checkpoint_dir, checkpoint_due) {
             // Every sampling stream derives from the seed and the step, so the base stream
@@ -486,9 +490,6 @@ pub fn train_grpo<P: Policy>(
             };
             save_checkpoint(dir, &*policy, &optimizer, &meta)?;
         }
-        metrics.insert("step".into(), done as f64);
-        tracing::debug!(step = done, reward_mean, "grpo step");
-        on_step(&metrics)?;
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -216,18 +216,8 @@ pub fn train_sft<P: Policy>(
 
         // Checkpoint, then report.
         let done = step + 1;
-        let checkpoint_due = done == total_steps || (config.checkpoint_every > 0 && done % config.checkpoint_every as u64 == 0);
-        if let (Some(dir), true) = (checkpoint_dir, checkpoint_due) {
-            // The batch order derives from the seed and the epoch, so the base stream is the
-            // whole RNG state.
-            let meta = CheckpointMeta {
-                step: done,
-                optimizer_step: optimizer.step,
-                rng: RngState::capture(&ChaCha8Rng::seed_from_u64(config.seed)),
-                extra: serde_json::json!({"epoch": epoch}),
-            };
-            save_checkpoint(dir, policy, &optimizer, &meta)?;
-        }
+        // Report before the checkpoint, so a checkpoint of step N implies its metrics
+        // were recorded.
         let seconds = started.elapsed().as_secs_f64();
         let metrics: StepMetrics = [
             ("step", done as f64),
@@ -242,6 +232,18 @@ pub fn train_sft<P: Policy>(
         .collect();
         tracing::debug!(step = done, loss, grad_norm = update.grad_norm, "sft step");
         on_step(&metrics)?;
+        let checkpoint_due = done == total_steps || (config.checkpoint_every > 0 && done % config.checkpoint_every as u64 == 0);
+        if let (Some(dir), true) = (checkpoint_dir, checkpoint_due) {
+            // The batch order derives from the seed and the epoch, so the base stream is the
+            // whole RNG state.
+            let meta = CheckpointMeta {
+                step: done,
+                optimizer_step: optimizer.step,
+                rng: RngState::capture(&ChaCha8Rng::seed_from_u64(config.seed)),
+                extra: serde_json::json!({"epoch": epoch}),
+            };
+            save_checkpoint(dir, policy, &optimizer, &meta)?;
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();

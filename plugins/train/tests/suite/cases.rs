@@ -287,11 +287,12 @@ fn resume_at_epoch_boundary() {
     .unwrap();
     let full_weights = weights_of(&policy);
 
-    // Interrupted after step 3, then resumed in a fresh model.
+    // Interrupted while reporting step 4, then resumed in a fresh model. Metrics are
+    // reported before the checkpoint, so the last checkpoint is the one of step 3.
     let resumable = dir.path().join("resumable");
     let mut first = tiny_model(&tokenizer, DType::F32, 3);
     let stopped = train_sft(&config, &mut first, &examples, Some(&resumable), &mut |m| {
-        anyhow::ensure!(m["step"] < 3.0, "simulated crash");
+        anyhow::ensure!(m["step"] < 4.0, "simulated crash");
         Ok(())
     });
     assert!(stopped.is_err());
