@@ -51,7 +51,7 @@ impl StageRunner for Count {
 
         while state.step < params.steps {
             state.step += 1;
-            // A deterministic function of the seed and the step stands in for training.
+            // A deterministic function of the seed and the step replaces training.
             let increment = ((ctx.seed % 1000) as f64 / 1000.0 + state.step as f64) * params.scale;
             state.total += increment;
             append_line(&ctx.work_dir.join("executed_steps.txt"), &state.step.to_string());
@@ -344,7 +344,7 @@ fn killed_run_resumes_from_checkpoint() {
 }
 
 #[test]
-fn resume_rejects_a_folder_that_is_not_a_run() {
+fn resume_rejects_non_run_folder() {
     let dir = tempfile::tempdir().unwrap();
     let options = RunOptions { resume: Some(dir.path().to_path_buf()), ..RunOptions::default() };
     match run::run(None, &options, &registry()) {

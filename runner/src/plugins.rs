@@ -11,31 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::{Experiment, PluginKind, PluginSection, PluginSpec};
 
-/// Built-in implementations that a spec can name with `kind: builtin`.
-pub const BUILTIN_PLUGINS: &[BuiltinPlugin] = &[
-    BuiltinPlugin {
-        section: "datasets",
-        name: "facegen",
-        description: "synthetic FACS-grounded faces in five domains, deterministic by seed",
-    },
-    BuiltinPlugin {
-        section: "rewards",
-        name: "actfer_accuracy",
-        description: "emotion match plus Action Unit set F1 (ActFER R_acc)",
-    },
-    BuiltinPlugin {
-        section: "rewards",
-        name: "answer_format",
-        description: "1 when the completion ends in a well-formed <answer> block, else 0",
-    },
-];
-
-/// A plugin compiled into Assay.
-#[derive(Debug, Clone, Copy)]
-pub struct BuiltinPlugin {
-    pub section: &'static str,
-    pub name: &'static str,
-    pub description: &'static str,
+/// Names of the built-in rewards and reward-shaping hooks, from the `grpo` stage's
+/// registries, as (section, name).
+pub fn builtin_plugins() -> Vec<(&'static str, &'static str)> {
+    let rewards = crate::stages::grpo::reward_builders().into_keys().map(|name| ("rewards", name));
+    let hooks = crate::stages::grpo::hook_builders().into_keys().map(|name| ("hooks", name));
+    rewards.chain(hooks).collect()
 }
 
 /// Identity of one plugin as recorded in the manifest and hashed into cache keys.
@@ -52,7 +33,7 @@ pub struct PluginIdentity {
 }
 
 impl PluginIdentity {
-    /// The short form used in cache keys: `section/name@version sha256`.
+    /// Formats the identity for cache keys: `section/name@version sha256`.
     pub fn key(&self) -> String {
         format!("{}/{}@{} {}", self.section, self.name, self.version, self.sha256)
     }
@@ -86,7 +67,7 @@ pub fn identify(spec: &Experiment, section: PluginSection, name: &str) -> anyhow
     })
 }
 
-/// The sandbox limits of a WebAssembly plugin entry.
+/// Converts the limits of a WebAssembly plugin entry into sandbox limits.
 pub fn sandbox_limits(plugin: &PluginSpec) -> assay_plugin_host::SandboxLimits {
     assay_plugin_host::SandboxLimits {
         memory_bytes: plugin.limits.memory_mib * 1024 * 1024,
@@ -110,4 +91,17 @@ pub fn load_wasm_tool(spec: &Experiment, name: &str) -> anyhow::Result<assay_plu
     let path = plugin.path.as_deref().context("wasm tools need `path`")?;
     assay_plugin_host::WasmTool::load(path, sandbox_limits(plugin))
         .with_context(|| format!("failed to load tool `{name}` from {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_plugins_match_registries() {
+        let plugins = builtin_plugins();
+        assert!(plugins.contains(&("rewards", "actfer_accuracy")));
+        assert!(plugins.contains(&("hooks", "utility_calibration")));
+        assert_eq!(plugins.len(), crate::stages::grpo::reward_builders().len() + crate::stages::grpo::hook_builders().len());
+    }
 }

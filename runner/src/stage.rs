@@ -140,12 +140,12 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// An empty registry; [`Registry::builtin`] has the kinds that ship with Assay.
+    /// Creates an empty registry. [`Registry::builtin`] has the kinds that ship with Assay.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The stage kinds that ship with Assay.
+    /// Creates a registry of the stage kinds that ship with Assay.
     pub fn builtin() -> Self {
         let mut registry = Self::new();
         crate::stages::register_builtin(&mut registry);

@@ -146,3 +146,22 @@ pub fn load_checkpoint<P: Policy>(path: &Path, policy: &mut P, optimizer: &mut G
     optimizer.step = meta.optimizer_step;
     Ok(meta)
 }
+
+/// Returns whether a checkpoint is due after `done` of `total` steps: at the last step,
+/// and every `every` steps when `every` is above 0.
+pub fn checkpoint_due(done: u64, total: u64, every: usize) -> bool {
+    done == total || (every > 0 && done % every as u64 == 0)
+}
+
+#[cfg(test)]
+mod due_tests {
+    use super::checkpoint_due;
+
+    #[test]
+    fn checkpoint_due_at_interval_and_end() {
+        let due: Vec<u64> = (1..=7).filter(|&done| checkpoint_due(done, 7, 3)).collect();
+        assert_eq!(due, vec![3, 6, 7]);
+        let only_last: Vec<u64> = (1..=7).filter(|&done| checkpoint_due(done, 7, 0)).collect();
+        assert_eq!(only_last, vec![7]);
+    }
+}

@@ -17,7 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::advantage::{combine_rewards, group_advantages};
-use crate::checkpoint::{latest_checkpoint, load_checkpoint, save_checkpoint, CheckpointMeta, RngState};
+use crate::checkpoint::{checkpoint_due, latest_checkpoint, load_checkpoint, save_checkpoint, CheckpointMeta, RngState};
 use crate::kl::{kl_estimate_scalar, KlEstimator};
 use crate::loss::{
     next_token_entropy, next_token_log_probs, policy_loss, shifted_mask, Aggregation, LossNormalizer, PolicyLossInputs,
@@ -478,7 +478,7 @@ pub fn train_grpo<P: Policy>(
         metrics.insert("step".into(), done as f64);
         tracing::debug!(step = done, reward_mean, "grpo step");
         on_step(&metrics)?;
-        let checkpoint_due = done == total_steps || (config.checkpoint_every > 0 && done % config.checkpoint_every as u64 == 0);
+        let checkpoint_due = checkpoint_due(done, total_steps, config.checkpoint_every);
         if let (Some(dir), true) = (checkpoint_dir, checkpoint_due) {
             // Every sampling stream derives from the seed and the step, so the base stream
             // is the whole RNG state.

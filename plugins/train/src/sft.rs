@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{latest_checkpoint, load_checkpoint, save_checkpoint, CheckpointMeta, RngState};
+use crate::checkpoint::{checkpoint_due, latest_checkpoint, load_checkpoint, save_checkpoint, CheckpointMeta, RngState};
 use crate::image::Image;
 use crate::loss::{cross_entropy_sum, next_token_log_probs, shifted_mask};
 use crate::optim::{schedule_factor, GradAccumulator, GroupedAdamW, OptimizerConfig};
@@ -232,7 +232,7 @@ pub fn train_sft<P: Policy>(
         .collect();
         tracing::debug!(step = done, loss, grad_norm = update.grad_norm, "sft step");
         on_step(&metrics)?;
-        let checkpoint_due = done == total_steps || (config.checkpoint_every > 0 && done % config.checkpoint_every as u64 == 0);
+        let checkpoint_due = checkpoint_due(done, total_steps, config.checkpoint_every);
         if let (Some(dir), true) = (checkpoint_dir, checkpoint_due) {
             // The batch order derives from the seed and the epoch, so the base stream is the
             // whole RNG state.

@@ -98,7 +98,7 @@ pub enum Command {
         /// Fail (exit 1) when `schemas/experiment.schema.json` differs from the generated schema.
         #[arg(long)]
         check: bool,
-        /// Where the committed schema lives.
+        /// Path of the committed schema.
         #[arg(long, default_value = "schemas/experiment.schema.json")]
         path: PathBuf,
         /// Write the generated schema to `--path`.

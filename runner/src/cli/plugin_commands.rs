@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK};
-use crate::plugins::{identify, BUILTIN_PLUGINS};
+use crate::plugins::{builtin_plugins, identify};
 use crate::spec::PluginSection;
 use crate::stage::Registry;
 
@@ -13,8 +13,8 @@ const SECTIONS: [PluginSection; 4] =
 /// Prints the built-in plugins and stage kinds, and the plugins a spec declares.
 pub fn list(spec: Option<&Path>) -> i32 {
     println!("{:<10} {:<10} {:<22} {:<16} description", "kind", "section", "name", "version");
-    for plugin in BUILTIN_PLUGINS {
-        println!("{:<10} {:<10} {:<22} {:<16} {}", "builtin", plugin.section, plugin.name, env!("CARGO_PKG_VERSION"), plugin.description);
+    for (section, name) in builtin_plugins() {
+        println!("{:<10} {:<10} {:<22} {:<16}", "builtin", section, name, env!("CARGO_PKG_VERSION"));
     }
     let registry = Registry::builtin();
     for kind in registry.kinds() {

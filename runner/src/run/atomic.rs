@@ -47,8 +47,8 @@ pub fn sync_tree(root: &Path) -> anyhow::Result<()> {
 }
 
 fn sync_folder(folder: &Path) -> anyhow::Result<()> {
-    // Opening a directory for fsync works on Unix; elsewhere the rename is already durable
-    // enough for our purposes, so a failure to open is not an error.
+    // Opening a directory for fsync works on Unix. Other systems cannot open one, so a
+    // failure to open is not an error there.
     if let Ok(handle) = File::open(folder) {
         let _ = handle.sync_all();
     }
@@ -62,8 +62,8 @@ fn parent_of(path: &Path) -> PathBuf {
     }
 }
 
-/// A temporary name unique to this process and call, so concurrent writers in threads or
-/// processes never share one.
+/// Returns a temporary name unique to this process and call, so concurrent writers in
+/// threads or processes never share one.
 fn temp_path(path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();

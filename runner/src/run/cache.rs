@@ -19,7 +19,7 @@ use super::atomic::write_atomic;
 /// Name of the marker file written into every finished stage output.
 pub const OUTPUT_MARKER: &str = ".assay-stage.json";
 
-/// What a stage's cache key is computed from.
+/// Inputs of a stage's cache key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct KeyMaterial {
     pub kind: String,
@@ -90,7 +90,7 @@ impl CacheIndex {
         write_atomic(&self.latest_path(stage), serde_json::to_string_pretty(material)?.as_bytes())
     }
 
-    /// The material of the last finished run of a stage with this name, if any.
+    /// Returns the key material of the last finished stage with this name, if any.
     pub fn latest(&self, stage: &str) -> Option<KeyMaterial> {
         serde_json::from_str(&fs::read_to_string(self.latest_path(stage)).ok()?).ok()
     }

@@ -77,7 +77,8 @@ mod tests {
         let second = create_run_dir(root.path(), "abcdef0123").unwrap();
 
         assert_ne!(first, second);
-        assert!(first.is_dir() && second.is_dir());
+        assert!(first.is_dir());
+        assert!(second.is_dir());
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub struct Manifest {
     pub assay_version: String,
     pub experiment: String,
     pub run_id: String,
-    /// Git commit of the repository that holds the spec, when it is inside one.
+    /// Git commit of the repository that contains the spec, when it is inside one.
     pub git: Option<GitState>,
     pub seed: u64,
     /// Folder of the spec file the run started from (relative stage paths resolve here).
@@ -118,7 +118,7 @@ pub fn git_state(path: &Path) -> Option<GitState> {
     })
 }
 
-/// The machine's host name, or `unknown`.
+/// Returns the machine's host name, or `unknown`.
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
@@ -128,7 +128,7 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-/// The current UTC time in RFC 3339 with seconds.
+/// Returns the current UTC time in RFC 3339 with seconds.
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -204,6 +204,9 @@ fn load_for_run(spec_path: Option<&Path>, options: &RunOptions, registry: &Regis
 fn plan_stages(loaded: &LoadedSpec, registry: &Registry) -> Result<Vec<PlannedStage>, RunError> {
     let mut plan: Vec<PlannedStage> = Vec::new();
     let mut problems = Vec::new();
+    // Identifying a plugin loads its file (a WebAssembly tool is compiled), so each one is
+    // identified once per run however many stages use it.
+    let mut identities: BTreeMap<(spec::PluginSection, String), Result<PluginIdentity, String>> = BTreeMap::new();
     for stage in &loaded.spec.stages {
         let Some(kind) = registry.get(&stage.kind) else {
             problems.push(Diagnostic::at_node(&stage.params, format!("unknown stage kind `{}`", stage.kind)));
@@ -226,9 +229,12 @@ fn plan_stages(loaded: &LoadedSpec, registry: &Registry) -> Result<Vec<PlannedSt
             .collect();
         let mut plugins = Vec::new();
         for (section, name) in &checked.plugins {
-            match crate::plugins::identify(&loaded.spec, *section, name) {
-                Ok(identity) => plugins.push(identity),
-                Err(error) => problems.push(Diagnostic::at_node(&stage.params, format!("{error:#}"))),
+            let identity = identities.entry((*section, name.clone())).or_insert_with(|| {
+                crate::plugins::identify(&loaded.spec, *section, name).map_err(|error| format!("{error:#}"))
+            });
+            match identity {
+                Ok(identity) => plugins.push(identity.clone()),
+                Err(message) => problems.push(Diagnostic::at_node(&stage.params, message.clone())),
             }
         }
         let material = KeyMaterial {
@@ -440,7 +446,7 @@ fn update_record(
     }
 }
 
-/// An error about command-line options rather than a value in a spec file.
+/// Builds an error about command-line options rather than a value in a spec file.
 fn option_error(message: String) -> Diagnostic {
     Diagnostic::new(spec::Location::Generated, message)
 }

@@ -224,7 +224,7 @@ pub struct PluginsSpec {
 }
 
 /// A plugin section, for [`PluginsSpec::get`] and messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PluginSection {
     Tools,
     Rewards,
