@@ -28,7 +28,7 @@ use crate::policy::{Policy, Sequence};
 use crate::progress::progress_bar;
 use crate::rollout::{generate_rollout, rollout_seed, Rollout, RolloutConfig, ToolRunner};
 use crate::sft::StepMetrics;
-use crate::tokenizer::Tokenizer;
+use crate::codec::TextCodec;
 use crate::trajectory::Sample;
 
 /// A reward function. It may abstain (`None`) when it cannot score a completion, for
@@ -168,7 +168,8 @@ pub struct GrpoPrompt {
 
 /// Everything a GRPO run reads besides its settings.
 pub struct GrpoInputs<'a> {
-    pub tokenizer: &'a Tokenizer,
+    /// Encodes and decodes the policy's text (trajectory markup).
+    pub codec: &'a dyn TextCodec,
     pub prompts: &'a [GrpoPrompt],
     pub rewards: &'a mut [WeightedReward],
     pub tools: &'a mut dyn ToolRunner,
@@ -289,7 +290,7 @@ pub fn train_grpo<P: Policy>(
             let mut group = Vec::with_capacity(config.rollout.group_size);
             for sample_index in 0..config.rollout.group_size {
                 let seed = rollout_seed(config.seed, step, prompt_index as u64, sample_index as u64);
-                group.push(generate_rollout(&*policy, inputs.tokenizer, inputs.tools, &prompt.prompt, &config.rollout, seed)?);
+                group.push(generate_rollout(&*policy, inputs.codec, inputs.tools, &prompt.prompt, &config.rollout, seed)?);
             }
             groups.push(group);
         }

@@ -5,6 +5,7 @@
 
 pub mod advantage;
 pub mod checkpoint;
+pub mod codec;
 pub mod grpo;
 pub mod image;
 pub mod kl;
@@ -18,6 +19,7 @@ pub mod rollout;
 pub mod tokenizer;
 pub mod trajectory;
 
+pub use codec::{TextCodec, TurnEnds};
 pub use image::Image;
 pub use model::{TinyVlm, TinyVlmConfig, TokenLayout};
 pub use policy::{KvCache, Policy, Sequence};

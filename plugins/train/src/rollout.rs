@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::image::Image;
 use crate::policy::{KvCache, Policy, Sequence};
-use crate::tokenizer::Tokenizer;
+use crate::codec::TextCodec;
 use crate::trajectory::{parse_action, Action};
 
 /// Tool result: text and any number of new images (for example a zoomed crop).
@@ -183,16 +183,14 @@ pub fn sample_token(logits: &Tensor, temperature: f64, top_p: f64, forbidden: Op
     Ok(*kept.last().expect("at least one token is kept") as u32)
 }
 
-/// Token ids of an observation: `<obs>`, the text, each image's placeholder run, `</obs>`.
-pub fn observation_ids<P: Policy>(policy: &P, tokenizer: &Tokenizer, observation: &Observation) -> Vec<u32> {
-    let special = tokenizer.special();
-    let mut ids = vec![special.obs_open];
-    ids.extend(tokenizer.encode(&observation.text).into_iter().filter(|&id| id != special.image));
-    for image in &observation.images {
-        ids.extend(std::iter::repeat_n(policy.image_token_id(), policy.image_token_count(image)));
-    }
-    ids.push(special.obs_close);
-    ids
+/// Token ids of an observation: the codec's `<obs>`, the text (without image markers),
+/// each image's placeholder run, then `</obs>`.
+///
+/// # Errors
+/// The codec cannot encode the text.
+pub fn observation_ids<P: Policy>(policy: &P, codec: &dyn TextCodec, observation: &Observation) -> Result<Vec<u32>> {
+    let text = format!("<obs>{}{}</obs>", observation.text.replace("<image>", ""), "<image>".repeat(observation.images.len()));
+    expand_image_tokens(policy, &codec.encode(&text)?, codec.image_id(), &observation.images)
 }
 
 /// Replaces every single `<image>` id with the policy's placeholder run for the matching image.
@@ -240,13 +238,14 @@ impl<'a, P: Policy> Generator<'a, P> {
 /// Samples one multi-turn rollout for `prompt` with its own seed.
 pub fn generate_rollout<P: Policy>(
     policy: &P,
-    tokenizer: &Tokenizer,
+    codec: &dyn TextCodec,
     tools: &mut dyn ToolRunner,
     prompt: &Sequence,
     config: &RolloutConfig,
     seed: u64,
 ) -> Result<Rollout> {
-    let special = tokenizer.special();
+    let ends = codec.turn_ends();
+    let is_answer_close = |id: u32| ends.answer_close == Some(id);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut generator = Generator {
         policy,
@@ -278,24 +277,24 @@ pub fn generate_rollout<P: Policy>(
             rollout.completion.push(id);
             rollout.completion_mask.push(1.0);
             last = Some(id);
-            if id == special.eos || id == special.answer_close || id == special.tool_close {
+            if id == ends.eos || is_answer_close(id) || id == ends.tool_close {
                 break;
             }
             logits = generator.append(&[id], &[])?;
         }
         rollout.turns += 1;
-        let turn_text = tokenizer.decode(&rollout.completion[turn_start..]);
+        let turn_text = codec.decode(&rollout.completion[turn_start..]);
 
         // Stop on an answer or end of sequence.
-        if last == Some(special.answer_close) || last == Some(special.eos) {
+        if last.is_some_and(is_answer_close) || last == Some(ends.eos) {
             if let Action::Answer(answer) = parse_action(&turn_text) {
                 rollout.answer = Some(answer);
             }
             rollout.stop_reason =
-                if last == Some(special.eos) { StopReason::EndOfSequence } else { StopReason::Answer };
+                if last == Some(ends.eos) { StopReason::EndOfSequence } else { StopReason::Answer };
             return Ok(rollout);
         }
-        if last != Some(special.tool_close) {
+        if last != Some(ends.tool_close) {
             rollout.stop_reason = StopReason::TokenBudget;
             return Ok(rollout);
         }
@@ -324,7 +323,7 @@ pub fn generate_rollout<P: Policy>(
                 Observation { text: "error: no tool call found".into(), images: Vec::new() }
             }
         };
-        let ids = observation_ids(policy, tokenizer, &observation);
+        let ids = observation_ids(policy, codec, &observation)?;
         if rollout.completion.len() + ids.len() >= budget {
             rollout.stop_reason = StopReason::TokenBudget;
             return Ok(rollout);
@@ -334,7 +333,7 @@ pub fn generate_rollout<P: Policy>(
         rollout.completion_images.extend(observation.images.iter().cloned());
 
         // The sampled `</tool>` has not been fed to the model yet: feed it with the observation.
-        let mut fed = vec![special.tool_close];
+        let mut fed = vec![ends.tool_close];
         fed.extend_from_slice(&ids);
         logits = generator.append(&fed, &observation.images)?;
     }

@@ -20,7 +20,7 @@ use crate::optim::{schedule_factor, GradAccumulator, GroupedAdamW, OptimizerConf
 use crate::policy::{Policy, Sequence};
 use crate::progress::progress_bar;
 use crate::rollout::expand_image_tokens;
-use crate::tokenizer::Tokenizer;
+use crate::codec::TextCodec;
 use crate::trajectory::{Sample, Segment};
 
 /// SFT settings.
@@ -73,16 +73,16 @@ pub struct SftExample {
 ///
 /// # Errors
 /// Fails when the sample has no target or the `<image>` markers and images disagree.
-pub fn encode_sft_example<P: Policy>(policy: &P, tokenizer: &Tokenizer, sample: &Sample, images: &[Image]) -> Result<SftExample> {
+pub fn encode_sft_example<P: Policy>(policy: &P, codec: &dyn TextCodec, sample: &Sample, images: &[Image]) -> Result<SftExample> {
     if sample.target.is_empty() {
         bail!("sample `{}` has no target trajectory: SFT needs one", sample.id);
     }
-    let image_id = tokenizer.special().image;
+    let image_id = codec.image_id();
     let mut ids = Vec::new();
     let mut mask = Vec::new();
     let mut used_images = 0;
     let mut push = |text: &str, trained: bool, ids: &mut Vec<u32>, mask: &mut Vec<f32>| -> Result<()> {
-        let raw = tokenizer.encode(text);
+        let raw = codec.encode(text)?;
         let count = raw.iter().filter(|&&id| id == image_id).count();
         let segment_images = images.get(used_images..used_images + count).with_context(|| {
             format!("sample `{}` has more `<image>` markers than its {} images", sample.id, images.len())
@@ -93,9 +93,13 @@ pub fn encode_sft_example<P: Policy>(policy: &P, tokenizer: &Tokenizer, sample: 
         ids.extend(expanded);
         Ok(())
     };
-    push(&sample.prompt, false, &mut ids, &mut mask)?;
-    for segment in &sample.target {
+    push(&codec.frame_prompt(&sample.prompt), false, &mut ids, &mut mask)?;
+    let last_assistant = sample.target.iter().rposition(|s| matches!(s, Segment::Assistant { .. }));
+    for (index, segment) in sample.target.iter().enumerate() {
         match segment {
+            Segment::Assistant { text } if Some(index) == last_assistant && !codec.end_of_turn().is_empty() => {
+                push(&format!("{text}{}", codec.end_of_turn()), true, &mut ids, &mut mask)?
+            }
             Segment::Assistant { text } => push(text, true, &mut ids, &mut mask)?,
             Segment::Observation { text, .. } => {
                 let wrapped = if text.starts_with("<obs>") { text.clone() } else { format!("<obs>{text}</obs>") };

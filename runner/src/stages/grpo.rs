@@ -358,7 +358,7 @@ impl StageRunner for GrpoStage {
 
         // Train, resuming from the latest checkpoint of an interrupted attempt.
         let config = GrpoConfig { seed: params.training.seed.wrapping_add(ctx.seed), ..params.training.clone() };
-        let inputs = GrpoInputs { tokenizer: &tokenizer, prompts: &prompts, rewards: &mut rewards, tools: tools.as_mut(), hooks: hooks.as_mut() };
+        let inputs = GrpoInputs { codec: &tokenizer, prompts: &prompts, rewards: &mut rewards, tools: tools.as_mut(), hooks: hooks.as_mut() };
         let checkpoints = ctx.work_dir.join(CHECKPOINT_DIR);
         let scalars = &mut ctx.scalars;
         let summary = train_grpo(&config, &mut policy, reference.as_ref(), inputs, Some(&checkpoints), &mut |metrics| {

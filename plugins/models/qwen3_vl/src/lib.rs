@@ -7,6 +7,7 @@
 //! gradients end to end.
 
 pub mod chat;
+pub mod codec;
 pub mod config;
 pub mod export;
 pub mod generate;
@@ -19,9 +20,11 @@ pub mod params;
 pub mod policy;
 pub mod rope;
 pub mod text;
+pub mod tiny;
 pub mod tokenizer;
 pub mod vision;
 
+pub use codec::QwenCodec;
 pub use config::ModelConfig;
 pub use generate::Sampling;
 pub use lora::{LoraConfig, Pass};

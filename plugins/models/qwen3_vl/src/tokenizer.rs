@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{anyhow, Context, Result};
 
 /// A Hugging Face tokenizer.
+#[derive(Clone)]
 pub struct QwenTokenizer {
     inner: tokenizers::Tokenizer,
 }

@@ -108,7 +108,7 @@ fn weighted_rewards_are_trained_and_logged() {
         ..GrpoConfig::default()
     };
     let mut seen = Vec::new();
-    let inputs = GrpoInputs { tokenizer: &tokenizer, prompts: &prompts, rewards: &mut rewards, tools: &mut common::ZoomTool, hooks: &mut NoHooks };
+    let inputs = GrpoInputs { codec: &tokenizer, prompts: &prompts, rewards: &mut rewards, tools: &mut common::ZoomTool, hooks: &mut NoHooks };
     train_grpo(&config, &mut policy, None, inputs, None, &mut |m| {
         seen.push(m.clone());
         Ok(())

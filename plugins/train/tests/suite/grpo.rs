@@ -85,7 +85,7 @@ fn run(policy: &mut TinyVlm, reference: &TinyVlm, checkpoint: &std::path::Path, 
     let tokenizer = tokenizer();
     let prompts = common::grpo_prompts(policy, &tokenizer, &common::tasks(4, 40));
     let mut rewards = vec![WeightedReward { reward: Box::new(CorrectColour), weight: 1.0 }];
-    let inputs = GrpoInputs { tokenizer: &tokenizer, prompts: &prompts, rewards: &mut rewards, tools: &mut common::ZoomTool, hooks: &mut NoHooks };
+    let inputs = GrpoInputs { codec: &tokenizer, prompts: &prompts, rewards: &mut rewards, tools: &mut common::ZoomTool, hooks: &mut NoHooks };
     let mut seen = Vec::new();
     train_grpo(&full_options(), policy, Some(reference), inputs, Some(checkpoint), &mut |m| {
         // Wall-clock rates differ between runs; everything else must repeat exactly.

@@ -59,7 +59,7 @@ fn grpo_improves_on_sft() {
         ..GrpoConfig::default()
     };
     let mut rewards = vec![WeightedReward { reward: Box::new(CorrectColour), weight: 1.0 }];
-    let inputs = GrpoInputs { tokenizer: &tokenizer, prompts: &prompts, rewards: &mut rewards, tools: &mut common::ZoomTool, hooks: &mut NoHooks };
+    let inputs = GrpoInputs { codec: &tokenizer, prompts: &prompts, rewards: &mut rewards, tools: &mut common::ZoomTool, hooks: &mut NoHooks };
     let mut history = Vec::new();
     train_grpo(&config, &mut policy, None, inputs, None, &mut |m| {
         history.push(m["reward/mean"]);
