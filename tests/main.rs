@@ -5,4 +5,5 @@ mod actfer;
 mod run_folder;
 mod spec_cli;
 mod cli_run;
+mod qwen_policy;
 mod training_stages;

@@ -23,11 +23,11 @@ const COLOURS: [&str; 3] = ["red", "green", "blue"];
 
 /// Writes `count` samples: an 8x8 image filled with one colour, the question, and the
 /// target answer naming that colour.
-struct ColourData;
+pub(crate) struct ColourData;
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ColourDataParams {
+pub(crate) struct ColourDataParams {
     count: usize,
 }
 

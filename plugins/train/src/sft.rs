@@ -97,7 +97,10 @@ pub fn encode_sft_example<P: Policy>(policy: &P, codec: &dyn TextCodec, sample: 
     let last_assistant = sample.target.iter().rposition(|s| matches!(s, Segment::Assistant { .. }));
     for (index, segment) in sample.target.iter().enumerate() {
         match segment {
-            Segment::Assistant { text } if Some(index) == last_assistant && !codec.end_of_turn().is_empty() => {
+            // A target that already ends with `<eos>` has its end of turn.
+            Segment::Assistant { text }
+                if Some(index) == last_assistant && !codec.end_of_turn().is_empty() && !text.trim_end().ends_with("<eos>") =>
+            {
                 push(&format!("{text}{}", codec.end_of_turn()), true, &mut ids, &mut mask)?
             }
             Segment::Assistant { text } => push(text, true, &mut ids, &mut mask)?,

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use assay_train::grpo::GrpoHooks;
 use assay_train::rollout::Rollout;
 use assay_train::trajectory::Sample;
-use assay_train::Tokenizer;
+use assay_train::TextCodec;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -123,7 +123,7 @@ pub fn inspection_shaping(config: &UtilityConfig, calibrated: f64) -> f64 {
 pub struct UtilityCalibration {
     config: UtilityConfig,
     accuracy: AccuracyReward,
-    tokenizer: Tokenizer,
+    codec: Box<dyn TextCodec>,
     /// Moving average of the utility per ground-truth emotion.
     averages: BTreeMap<String, f64>,
     /// Calibrated utility of the most recent group, for logging.
@@ -132,14 +132,14 @@ pub struct UtilityCalibration {
 
 impl UtilityCalibration {
     /// Builds the hook. `accuracy` scores R_acc again inside the hook, because the GRPO
-    /// loop hands hooks only the combined reward. `tokenizer` decodes completions to find
+    /// loop hands hooks only the combined reward. `codec` decodes completions to find
     /// calls of the inspection tool.
     ///
     /// # Errors
     /// A constant is out of range.
-    pub fn new(config: UtilityConfig, accuracy: AccuracyReward, tokenizer: Tokenizer) -> anyhow::Result<Self> {
+    pub fn new(config: UtilityConfig, accuracy: AccuracyReward, codec: impl TextCodec + 'static) -> anyhow::Result<Self> {
         config.validate()?;
-        Ok(Self { config, accuracy, tokenizer, averages: BTreeMap::new(), last: None })
+        Ok(Self { config, accuracy, codec: Box::new(codec), averages: BTreeMap::new(), last: None })
     }
 
     /// Moving average of the utility for `emotion`, or the initial value before any update.
@@ -156,7 +156,7 @@ impl UtilityCalibration {
     pub fn inspected(&self, rollout: &Rollout) -> bool {
         let generated: Vec<u32> =
             rollout.completion.iter().zip(&rollout.completion_mask).filter(|(_, &m)| m > 0.0).map(|(&id, _)| id).collect();
-        let text = self.tokenizer.decode(&generated);
+        let text = self.codec.decode(&generated);
         let call = format!("<tool>{}", self.config.inspect_tool);
         text.contains(&call)
     }
@@ -199,7 +199,7 @@ mod tests {
 
     fn hook(config: UtilityConfig) -> UtilityCalibration {
         let accuracy = AccuracyReward::new(ActferConfig::default()).unwrap();
-        UtilityCalibration::new(config, accuracy, Tokenizer::from_corpus(["zoom_in"])).unwrap()
+        UtilityCalibration::new(config, accuracy, assay_train::Tokenizer::from_corpus(["zoom_in"])).unwrap()
     }
 
     fn config() -> UtilityConfig {
@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn rejects_out_of_range_decay() {
         let accuracy = AccuracyReward::new(ActferConfig::default()).unwrap();
-        let error = UtilityCalibration::new(UtilityConfig { ema_decay: 1.0, ..config() }, accuracy, Tokenizer::from_corpus([""]))
+        let error = UtilityCalibration::new(UtilityConfig { ema_decay: 1.0, ..config() }, accuracy, assay_train::Tokenizer::from_corpus([""]))
             .err()
             .unwrap();
         assert!(error.to_string().contains("ema_decay"), "{error}");

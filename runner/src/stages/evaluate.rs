@@ -19,14 +19,13 @@ use anyhow::{Context, Result};
 use assay_facegen::ActionUnit;
 use assay_report::{PredictionsWriter, ResultsWriter};
 use assay_stats::f1::{macro_f1, multilabel_f1, per_class_f1, ZeroDivision};
-use assay_train::rollout::{expand_image_tokens, generate_rollout, RolloutConfig};
+use assay_train::rollout::{generate_rollout, RolloutConfig};
 use assay_train::trajectory::{read_ppm, read_samples, Sample};
-use assay_train::Sequence;
+use assay_train::TextCodec;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::actfer::answer::{parse_answer, EMOTIONS};
-use crate::actfer::policy_folder::load_policy_folder;
 use crate::actfer::tools::WasmToolRunner;
 use crate::spec::{Diagnostic, Experiment, PluginSection};
 use crate::stage::{StageContext, StageRunner};
@@ -118,7 +117,8 @@ impl StageRunner for Evaluate {
         let data_dir = input(&params.data_stage)?;
 
         // Load the policy, the test prompts and the tools.
-        let (policy, tokenizer) = load_policy_folder(&policy_dir)?;
+        let loaded = super::policy_io::load_policy(ctx.spec, &policy_dir, false, ctx.seed)?;
+        let (policy, codec) = (&loaded.policy, &loaded.codec);
         let samples = select_samples(read_samples(&data_dir.join("test.jsonl"))?, params.max_per_domain);
         let mut tools = BTreeMap::new();
         for name in &params.tools {
@@ -141,13 +141,11 @@ impl StageRunner for Evaluate {
         let bar = indicatif::ProgressBar::new(samples.len() as u64);
         for sample in &samples {
             let image = read_ppm(&data_dir.join(&sample.images[0]))?;
-            let ids = tokenizer.encode(&sample.prompt);
-            let ids = expand_image_tokens(&policy, &ids, tokenizer.special().image, std::slice::from_ref(&image))?;
-            let prompt = Sequence { ids, images: vec![image] };
+            let prompt = super::policy_io::prompt_sequence(policy, codec, sample, vec![image])?;
             let begin = Instant::now();
-            let rollout = generate_rollout(&policy, &tokenizer, &mut runner, &prompt, &config, 0)?;
+            let rollout = generate_rollout(policy, codec, &mut runner, &prompt, &config, 0)?;
             let latency_ms = begin.elapsed().as_secs_f64() * 1000.0;
-            let zoomed = tokenizer.decode(&rollout.completion).contains("<tool>zoom_in");
+            let zoomed = codec.decode(&rollout.completion).contains("<tool>zoom_in");
             let outcome = SampleOutcome::new(sample, rollout.answer.as_deref(), rollout.tool_calls, rollout.turns, zoomed, latency_ms)?;
             predictions.push(&outcome.domain, &sample.id, &outcome.prediction_columns())?;
             outcomes.push(outcome);

@@ -1,4 +1,4 @@
-//! `grpo` stage kind: Group Relative Policy Optimization of a `tiny_vlm` policy with
+//! `grpo` stage kind: Group Relative Policy Optimization of a policy (`tiny_vlm` or Qwen) with
 //! multi-turn, tool-using rollouts.
 //!
 //! The policy starts from the policy folder of an input stage (usually `sft`) or from
@@ -21,11 +21,11 @@ use anyhow::{bail, Context};
 use assay_train::grpo::{train_grpo, GrpoConfig, GrpoHooks, GrpoInputs, GrpoPrompt, NoHooks, Reward, WeightedReward};
 use assay_train::rollout::{Rollout, StopReason, ToolRunner};
 use assay_train::trajectory::Sample;
-use assay_train::{Policy, Tokenizer};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::policy_io::{self, DataSource};
+use super::stage_policy::StageCodec;
 use crate::actfer::tools::WasmToolRunner;
 use crate::spec::{self, Diagnostic, Experiment, PluginKind, PluginSection, PluginSpec};
 use crate::stage::{StageContext, StageRunner};
@@ -92,12 +92,12 @@ pub struct Shaping {
     pub config: serde_json::Value,
 }
 
-/// Inputs of a reward builder: the plugin entry and the policy's vocabulary.
+/// Inputs of a reward builder: the plugin entry and the policy's codec.
 pub struct RewardContext<'a> {
     /// Name of the entry under `plugins.rewards`.
     pub name: &'a str,
     pub plugin: &'a PluginSpec,
-    pub tokenizer: &'a Tokenizer,
+    pub codec: &'a StageCodec,
 }
 
 /// Builds a reward function from its plugin entry.
@@ -121,7 +121,7 @@ pub fn reward_builders() -> BTreeMap<&'static str, RewardBuilder> {
 /// Inputs of a hook builder: its configuration, the policy's vocabulary and the spec.
 pub struct HookContext<'a> {
     pub config: &'a serde_json::Value,
-    pub tokenizer: &'a Tokenizer,
+    pub codec: &'a StageCodec,
     pub spec: &'a Experiment,
 }
 
@@ -142,7 +142,7 @@ pub fn hook_builders() -> BTreeMap<&'static str, HookBuilder> {
             serde_json::from_value(section("utility")).context("invalid `shaping.config.utility`")?;
         let weights = serde_json::from_value(section("accuracy")).context("invalid `shaping.config.accuracy`")?;
         let accuracy = crate::actfer::AccuracyReward::new(weights)?;
-        Ok(Box::new(crate::actfer::UtilityCalibration::new(utility, accuracy, ctx.tokenizer.clone())?))
+        Ok(Box::new(crate::actfer::UtilityCalibration::new(utility, accuracy, ctx.codec.clone())?))
     });
     builders
 }
@@ -224,7 +224,7 @@ impl StageRunner for GrpoStage {
 
     const KIND: &'static str = "grpo";
 
-    const DESCRIPTION: &'static str = "GRPO of a tiny_vlm policy with multi-turn tool-using rollouts and weighted rewards";
+    const DESCRIPTION: &'static str = "GRPO of a tiny_vlm or Qwen policy with multi-turn tool-using rollouts and weighted rewards";
 
     fn validate(params: &GrpoParams, spec: &Experiment) -> Vec<Diagnostic> {
         let mut problems = Vec::new();
@@ -321,19 +321,21 @@ impl StageRunner for GrpoStage {
         let samples_path = params.data.samples_path(ctx)?;
         let samples = policy_io::read_sample_file(&samples_path)?;
         let folder = samples_path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let (mut policy, tokenizer) = match (&params.policy, &params.model) {
-            (Some(stage), _) => policy_io::load_policy(&policy_io::input_folder(ctx, Some(stage))?)?,
+        let mut loaded = match (&params.policy, &params.model) {
+            (Some(stage), _) => policy_io::load_policy(ctx.spec, &policy_io::input_folder(ctx, Some(stage))?, true, ctx.seed)?,
             (None, Some(model)) => policy_io::build_policy(ctx.spec, model, ctx.seed, || Ok(policy_io::corpus_tokenizer(&samples)))?,
             (None, None) => bail!("stage `{}` has neither `policy` nor `model`: set one", ctx.name),
         };
         // The reference is the starting policy, rebuilt the same way on resume, before
-        // `train_grpo` loads the checkpoint into `policy`.
-        let reference = if params.training.kl_coef > 0.0 { Some(policy.duplicate()?) } else { None };
+        // `train_grpo` loads the checkpoint into `policy`. A LoRA-only Qwen policy shares
+        // its frozen base weights with the reference instead of copying them.
+        let reference = if params.training.kl_coef > 0.0 { Some(loaded.policy.reference()?) } else { None };
+        let codec = loaded.codec.clone();
 
         let mut prompts = Vec::with_capacity(samples.len());
         for sample in &samples {
             let images = policy_io::prompt_images(&folder, sample)?;
-            let prompt = policy_io::prompt_sequence(&policy, &tokenizer, sample, images)?;
+            let prompt = policy_io::prompt_sequence(&loaded.policy, &codec, sample, images)?;
             prompts.push(GrpoPrompt { sample: sample.clone(), prompt });
         }
 
@@ -344,29 +346,30 @@ impl StageRunner for GrpoStage {
             let plugin = ctx.spec.plugins.rewards.get(&entry.name).with_context(|| format!("reward `{}` is not defined under `plugins.rewards`", entry.name))?;
             let builtin = builtin_name(&entry.name, plugin);
             let builder = builders.get(builtin).with_context(|| format!("reward `{}` has no built-in implementation `{builtin}`", entry.name))?;
-            let reward = builder(&RewardContext { name: &entry.name, plugin, tokenizer: &tokenizer })?;
+            let reward = builder(&RewardContext { name: &entry.name, plugin, codec: &codec })?;
             rewards.push(WeightedReward { reward, weight: entry.weight });
         }
         let mut tools = build_tools(ctx.spec, &params.tools)?;
         let mut hooks: Box<dyn GrpoHooks> = match &params.shaping {
             Some(shaping) => {
                 let builder = hook_builders().get(shaping.name.as_str()).copied().with_context(|| format!("unknown shaping hook `{}`", shaping.name))?;
-                builder(&HookContext { config: &shaping.config, tokenizer: &tokenizer, spec: ctx.spec })?
+                builder(&HookContext { config: &shaping.config, codec: &codec, spec: ctx.spec })?
             }
             None => Box::new(NoHooks),
         };
 
         // Train, resuming from the latest checkpoint of an interrupted attempt.
         let config = GrpoConfig { seed: params.training.seed.wrapping_add(ctx.seed), ..params.training.clone() };
-        let inputs = GrpoInputs { codec: &tokenizer, prompts: &prompts, rewards: &mut rewards, tools: tools.as_mut(), hooks: hooks.as_mut() };
+        let inputs = GrpoInputs { codec: &codec, prompts: &prompts, rewards: &mut rewards, tools: tools.as_mut(), hooks: hooks.as_mut() };
         let checkpoints = ctx.work_dir.join(CHECKPOINT_DIR);
         let scalars = &mut ctx.scalars;
-        let summary = train_grpo(&config, &mut policy, reference.as_ref(), inputs, Some(&checkpoints), &mut |metrics| {
+        let summary = train_grpo(&config, &mut loaded.policy, reference.as_ref(), inputs, Some(&checkpoints), &mut |metrics| {
             policy_io::log_step(scalars, metrics)
         })?;
         tracing::info!(stage = ctx.name, steps = summary.steps_run, total_steps = summary.total_steps, "grpo finished");
 
-        policy_io::save_policy(&ctx.work_dir, &policy, &tokenizer)?;
+        loaded.policy.set_training(false);
+        loaded.save(&ctx.work_dir)?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod grpo;
 pub mod policy_io;
 pub mod sft;
+pub mod stage_policy;
 pub mod synthesize;
 
 /// Registers every stage kind that ships with Assay.

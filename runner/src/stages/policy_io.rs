@@ -1,9 +1,11 @@
-//! Policies as stage inputs and outputs: building a `tiny_vlm` from `models.<name>`,
-//! reading training samples, and the policy folder that training stages leave behind.
+//! Policies as stage inputs and outputs: building a policy from `models.<name>` (a
+//! `tiny_vlm`, or a Qwen checkpoint; see [`super::stage_policy`]), reading training
+//! samples, and the policy folder that training stages leave behind.
 //!
-//! The folder layout is the one of [`crate::actfer::policy_folder`] (`policy/model.safetensors`,
-//! `policy/tokenizer.json`, `policy/tiny_vlm.json`), so `evaluate` loads what `sft` and
-//! `grpo` write.
+//! A `tiny_vlm` folder has the layout of [`crate::actfer::policy_folder`]
+//! (`policy/model.safetensors`, `policy/tokenizer.json`, `policy/tiny_vlm.json`); a Qwen
+//! folder is a Hugging Face checkpoint with `policy/assay_policy.json`. `evaluate` loads
+//! what `sft` and `grpo` write.
 
 use std::path::{Path, PathBuf};
 
@@ -11,11 +13,12 @@ use anyhow::{bail, Context};
 use assay_train::candle_core::{DType, Device};
 use assay_train::rollout::expand_image_tokens;
 use assay_train::trajectory::{read_ppm, read_samples, Sample, Segment};
-use assay_train::{Image, TinyVlm, TinyVlmConfig, TokenLayout, Tokenizer};
+use assay_train::{Image, Policy, TextCodec, TinyVlm, TinyVlmConfig, TokenLayout, Tokenizer};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::actfer::policy_folder::{load_policy_folder, save_policy_folder, POLICY_DIR};
+use super::stage_policy::{self, LoadedPolicy, QwenModelParams, QwenPolicyRecord, StageCodec, StagePolicy, QWEN_KINDS, QWEN_POLICY_FILE};
+use crate::actfer::policy_folder::{load_policy_folder, POLICY_DIR};
 use crate::spec::{self, Diagnostic, Experiment, ModelSpec};
 use crate::stage::StageContext;
 
@@ -108,19 +111,33 @@ pub fn tiny_vlm_config(name: &str, model: &ModelSpec) -> anyhow::Result<TinyVlmC
     Ok(config)
 }
 
-/// Checks that `models.<name>` exists, is a `tiny_vlm` in `f32`, and has valid sizes.
-/// `key` is the stage parameter that names the model.
+/// Checks that `models.<name>` exists and is a model the training stages build: a
+/// `tiny_vlm` in `f32` with valid sizes, or a Qwen checkpoint (`qwen3_vl`, `qwen3`) with a
+/// `path` and valid `params`. `key` is the stage parameter that names the model.
 pub fn validate_model(spec: &Experiment, key: &str, name: &str) -> Vec<Diagnostic> {
     if let Some(problem) = spec::model(spec, key, name) {
         return vec![problem];
     }
     let model = &spec.models[name];
     let mut problems = Vec::new();
+    if QWEN_KINDS.contains(&model.kind.as_str()) {
+        if model.path.is_none() {
+            problems.push(Diagnostic::for_key(
+                key,
+                format!("model `{name}` of kind `{}` needs `path`: set `models.{name}.path` to the Hugging Face checkpoint folder", model.kind),
+            ));
+        }
+        if let Err(error) = QwenModelParams::from_spec(model) {
+            problems.push(Diagnostic::for_key(key, format!("invalid `models.{name}.params`: {error:#}")));
+        }
+        return problems;
+    }
     if model.kind != TINY_VLM {
         problems.push(Diagnostic::for_key(
             key,
-            format!("model `{name}` has kind `{}`, but training stages build only `{TINY_VLM}` models", model.kind),
+            format!("model `{name}` has kind `{}`, but training stages build only `{TINY_VLM}`, `qwen3_vl` and `qwen3` models", model.kind),
         ));
+        return problems;
     }
     if model.dtype != spec::DType::F32 {
         problems.push(Diagnostic::for_key(
@@ -134,51 +151,57 @@ pub fn validate_model(spec: &Experiment, key: &str, name: &str) -> Vec<Diagnosti
     problems
 }
 
-/// Builds the policy `models.<name>` on the CPU in f32.
+/// Builds the policy `models.<name>`.
 ///
-/// When the model has a `path`, it names the output folder of an `sft` or `grpo` stage (or
-/// the `policy/` folder inside it), whose weights, sizes and tokenizer are loaded; `params`
-/// are then ignored. Otherwise the weights are drawn from `seed` and the vocabulary is
-/// `tokenizer()`.
+/// A `tiny_vlm` is built on the CPU in f32. When it has a `path`, the path names the output
+/// folder of an `sft` or `grpo` stage (or the `policy/` folder inside it), whose weights,
+/// sizes and tokenizer are loaded; `params` are then ignored. Otherwise the weights are
+/// drawn from `seed` and the vocabulary is `tokenizer()`.
+///
+/// A Qwen model loads its checkpoint folder `path` in its `dtype` on `experiment.device`,
+/// with its own tokenizer, and trains what its `params` select; `seed` draws the LoRA
+/// initialisation.
 ///
 /// # Errors
-/// The model is missing or not a `tiny_vlm`, or its files cannot be read.
-pub fn build_policy(
-    spec: &Experiment,
-    name: &str,
-    seed: u64,
-    tokenizer: impl FnOnce() -> anyhow::Result<Tokenizer>,
-) -> anyhow::Result<(TinyVlm, Tokenizer)> {
+/// The model is missing or of an unknown kind, or its files cannot be read.
+pub fn build_policy(spec: &Experiment, name: &str, seed: u64, tokenizer: impl FnOnce() -> anyhow::Result<Tokenizer>) -> anyhow::Result<LoadedPolicy> {
     let model = spec.models.get(name).with_context(|| format!("model `{name}` is not defined under `models`"))?;
+    if QWEN_KINDS.contains(&model.kind.as_str()) {
+        let path = model.path.as_deref().with_context(|| format!("model `{name}` needs `path`: the Hugging Face checkpoint folder"))?;
+        let params = QwenModelParams::from_spec(model).with_context(|| format!("invalid `models.{name}.params`"))?;
+        let device = stage_policy::candle_device(spec.experiment.device)?;
+        let record = QwenPolicyRecord { kind: model.kind.clone(), dtype: model.dtype, params };
+        return stage_policy::load_qwen(path, record, &device, seed).with_context(|| format!("failed to load model `{name}` from {}", path.display()));
+    }
     if model.kind != TINY_VLM {
-        bail!("model `{name}` has kind `{}`, but training stages build only `{TINY_VLM}` models", model.kind);
+        bail!("model `{name}` has kind `{}`, but training stages build only `{TINY_VLM}`, `qwen3_vl` and `qwen3` models", model.kind);
     }
     if let Some(path) = &model.path {
         let folder = if path.ends_with(POLICY_DIR) { path.parent().map(Path::to_path_buf).unwrap_or_default() } else { path.clone() };
-        return load_policy_folder(&folder).with_context(|| format!("failed to load `models.{name}.path` {}", path.display()));
+        let (policy, tokenizer) = load_policy_folder(&folder).with_context(|| format!("failed to load `models.{name}.path` {}", path.display()))?;
+        return Ok(LoadedPolicy { policy: StagePolicy::Tiny(policy), codec: StageCodec::Word(tokenizer), qwen: None });
     }
     let config = tiny_vlm_config(name, model)?;
     let tokenizer = tokenizer()?;
     let layout = TokenLayout { vocab_size: tokenizer.vocab_size(), image_token_id: tokenizer.special().image };
-    // TODO: training runs on the CPU even when the experiment names a CUDA device.
+    // TODO: a `tiny_vlm` trains on the CPU even when the experiment names a CUDA device.
     let policy = TinyVlm::new(&config, layout, seed, DType::F32, &Device::Cpu)?;
-    Ok((policy, tokenizer))
+    Ok(LoadedPolicy { policy: StagePolicy::Tiny(policy), codec: StageCodec::Word(tokenizer), qwen: None })
 }
 
-/// Writes the policy folder into a stage's output folder and returns its path.
-///
-/// # Errors
-/// A file cannot be written.
-pub fn save_policy(stage_dir: &Path, policy: &TinyVlm, tokenizer: &Tokenizer) -> anyhow::Result<PathBuf> {
-    save_policy_folder(stage_dir, policy, tokenizer)
-}
-
-/// Loads the policy folder that an `sft` or `grpo` stage wrote into `stage_dir`.
+/// Loads the policy folder that an `sft` or `grpo` stage wrote into `stage_dir`: to train
+/// further (`train`: a Qwen policy keeps its recorded trainable parts), or for inference.
 ///
 /// # Errors
 /// The folder or one of its files is missing or invalid.
-pub fn load_policy(stage_dir: &Path) -> anyhow::Result<(TinyVlm, Tokenizer)> {
-    load_policy_folder(stage_dir)
+pub fn load_policy(spec: &Experiment, stage_dir: &Path, train: bool, seed: u64) -> anyhow::Result<LoadedPolicy> {
+    let dir = stage_dir.join(POLICY_DIR);
+    if dir.join(QWEN_POLICY_FILE).is_file() {
+        let device = stage_policy::candle_device(spec.experiment.device)?;
+        return stage_policy::load_qwen_folder(&dir, train, &device, seed);
+    }
+    let (policy, tokenizer) = load_policy_folder(stage_dir)?;
+    Ok(LoadedPolicy { policy: StagePolicy::Tiny(policy), codec: StageCodec::Word(tokenizer), qwen: None })
 }
 
 /// Reads a samples file; an empty file is an error because no stage can train on it.
@@ -237,13 +260,14 @@ pub fn trajectory_images(folder: &Path, sample: &Sample) -> anyhow::Result<Vec<I
     Ok(images)
 }
 
-/// Tokenizes a sample's prompt with its image placeholders expanded, for generation.
+/// Tokenizes a sample's prompt, framed as the codec's chat layout asks, with its image
+/// placeholders expanded, for generation.
 ///
 /// # Errors
-/// The prompt's `<image>` markers and images disagree.
-pub fn prompt_sequence(policy: &TinyVlm, tokenizer: &Tokenizer, sample: &Sample, images: Vec<Image>) -> anyhow::Result<assay_train::Sequence> {
-    let ids = expand_image_tokens(policy, &tokenizer.encode(&sample.prompt), tokenizer.special().image, &images)
-        .with_context(|| format!("prompt of sample `{}`", sample.id))?;
+/// The prompt cannot be encoded, or its `<image>` markers and images disagree.
+pub fn prompt_sequence<P: Policy>(policy: &P, codec: &dyn TextCodec, sample: &Sample, images: Vec<Image>) -> anyhow::Result<assay_train::Sequence> {
+    let ids = codec.encode(&codec.frame_prompt(&sample.prompt)).with_context(|| format!("prompt of sample `{}`", sample.id))?;
+    let ids = expand_image_tokens(policy, &ids, codec.image_id(), &images).with_context(|| format!("prompt of sample `{}`", sample.id))?;
     Ok(assay_train::Sequence { ids, images })
 }
 

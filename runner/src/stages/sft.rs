@@ -1,9 +1,9 @@
-//! `sft` stage kind: supervised fine-tuning of a `tiny_vlm` policy on samples with target
-//! trajectories (cross-entropy on assistant tokens only).
+//! `sft` stage kind: supervised fine-tuning of a policy (`tiny_vlm`, or a Qwen checkpoint)
+//! on samples with target trajectories (cross-entropy on assistant tokens only).
 //!
 //! Reads a samples file (and the PPM images it names, relative to that file) from an input
-//! stage or a path. A `tokenizer.json` beside the samples is used when present; otherwise
-//! the vocabulary is built from the samples. Writes the policy folder (`policy/`) into its
+//! stage or a path. A `tiny_vlm` uses a `tokenizer.json` beside the samples when present,
+//! and otherwise builds its vocabulary from the samples; a Qwen model uses its own. Writes the policy folder (`policy/`) into its
 //! output folder, logs `loss`, `grad_norm`, `learning_rate`, `tokens` and
 //! `tokens_per_second` per optimizer step, and checkpoints under `checkpoints/` in its work
 //! folder, from which a resumed run continues bit-identically.
@@ -27,8 +27,9 @@ pub const CHECKPOINT_DIR: &str = "checkpoints";
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SftParams {
-    /// Name of the model under `models` to fine-tune; its `kind` must be `tiny_vlm` and
-    /// its `dtype` `f32`. Without a `path` the weights are drawn from the stage seed.
+    /// Name of the model under `models` to fine-tune: a `tiny_vlm` in `f32` (without a
+    /// `path` its weights are drawn from the stage seed), or a `qwen3_vl` / `qwen3`
+    /// checkpoint whose `params` select the trained parts.
     pub model: String,
     /// Location of the samples with target trajectories. Default: `samples.jsonl` of the
     /// only input stage.
@@ -48,7 +49,7 @@ impl StageRunner for SftStage {
 
     const KIND: &'static str = "sft";
 
-    const DESCRIPTION: &'static str = "Supervised fine-tuning of a tiny_vlm policy on target trajectories";
+    const DESCRIPTION: &'static str = "Supervised fine-tuning of a tiny_vlm or Qwen policy on target trajectories";
 
     fn validate(params: &SftParams, spec: &Experiment) -> Vec<Diagnostic> {
         let mut problems = policy_io::validate_model(spec, "model", &params.model);
@@ -70,7 +71,7 @@ impl StageRunner for SftStage {
         let samples = policy_io::read_sample_file(&samples_path)?;
         let folder = samples_path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let tokenizer_path = folder.join("tokenizer.json");
-        let (mut policy, tokenizer) = policy_io::build_policy(ctx.spec, &params.model, ctx.seed, || {
+        let mut loaded = policy_io::build_policy(ctx.spec, &params.model, ctx.seed, || {
             if tokenizer_path.is_file() {
                 Tokenizer::load(&tokenizer_path)
             } else {
@@ -83,7 +84,7 @@ impl StageRunner for SftStage {
         for sample in &samples {
             let images = policy_io::trajectory_images(&folder, sample)?;
             examples.push(
-                encode_sft_example(&policy, &tokenizer, sample, &images)
+                encode_sft_example(&loaded.policy, &loaded.codec, sample, &images)
                     .with_context(|| format!("cannot encode sample `{}` of {}", sample.id, samples_path.display()))?,
             );
         }
@@ -92,10 +93,11 @@ impl StageRunner for SftStage {
         let config = SftConfig { seed: params.training.seed.wrapping_add(ctx.seed), ..params.training.clone() };
         let checkpoints = ctx.work_dir.join(CHECKPOINT_DIR);
         let scalars = &mut ctx.scalars;
-        let summary = train_sft(&config, &mut policy, &examples, Some(&checkpoints), &mut |metrics| policy_io::log_step(scalars, metrics))?;
+        let summary = train_sft(&config, &mut loaded.policy, &examples, Some(&checkpoints), &mut |metrics| policy_io::log_step(scalars, metrics))?;
         tracing::info!(stage = ctx.name, steps = summary.steps_run, total_steps = summary.total_steps, final_loss = summary.final_loss, "sft finished");
 
-        policy_io::save_policy(&ctx.work_dir, &policy, &tokenizer)?;
+        loaded.policy.set_training(false);
+        loaded.save(&ctx.work_dir)?;
         Ok(())
     }
 }

@@ -67,6 +67,9 @@ pub struct DecodeState {
 }
 
 /// A Qwen3-VL or Qwen3 model loaded from a Hugging Face folder.
+///
+/// `Clone` is shallow: the copy shares every weight tensor and trainable variable.
+#[derive(Clone)]
 pub struct Qwen3Vl {
     pub config: ModelConfig,
     pub(crate) text: TextModel,
@@ -81,6 +84,9 @@ pub struct Qwen3Vl {
     pub(crate) training: bool,
     /// Seed of the next dropout mask; advanced by every training forward pass.
     pub(crate) dropout_seed: std::cell::Cell<u64>,
+    /// Whether [`assay_train::Policy::forward`] applies the LoRA adapters; `false` in the
+    /// view that [`Qwen3Vl::frozen_base`] returns.
+    pub(crate) adapters: bool,
 }
 
 /// Lists the safetensors shards of a folder: those named by `model.safetensors.index.json`,
@@ -178,6 +184,7 @@ impl Qwen3Vl {
             device: options.device.clone(),
             training: false,
             dropout_seed: std::cell::Cell::new(options.trainable.seed),
+            adapters: true,
         })
     }
 

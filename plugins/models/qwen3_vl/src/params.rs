@@ -50,7 +50,7 @@ pub struct TrainableParam {
 }
 
 /// Every weight in use, the trainable variables and the LoRA adapters.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Parameters {
     /// Current values by checkpoint name (trainable ones share storage with their `Var`).
     pub base: BTreeMap<String, Tensor>,

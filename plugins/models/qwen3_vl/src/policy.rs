@@ -25,6 +25,9 @@ impl Qwen3Vl {
 
     /// The pass settings for the next policy forward: dropout with a fresh seed in training.
     fn policy_pass(&self) -> Pass {
+        if !self.adapters {
+            return Pass::reference();
+        }
         if !self.training {
             return Pass::eval();
         }
@@ -53,6 +56,30 @@ impl Qwen3Vl {
     pub fn reference_forward(&self, batch: &[Sequence]) -> Result<Tensor> {
         let (rows, images) = self.split_batch(batch)?;
         self.forward(&rows, &images, Padding::Right, None, &Pass::reference())
+    }
+
+    /// The frozen base model as a policy of its own for the KL reference: LoRA adapters
+    /// off, every weight shared with `self` (no second copy).
+    ///
+    /// # Errors
+    /// A parameter group is trained in full: its weights change in place, so the view
+    /// would not stay frozen; use [`Policy::duplicate`] then.
+    pub fn frozen_base(&self) -> Result<Self> {
+        if !self.options.trainable.full.is_empty() {
+            bail!(
+                "groups {:?} train in full, so a view of the base would change with them: use a separate copy as the reference",
+                self.options.trainable.full
+            );
+        }
+        let mut view = self.clone();
+        view.adapters = false;
+        view.training = false;
+        Ok(view)
+    }
+
+    /// Whether [`Qwen3Vl::frozen_base`] can give the KL reference without a copy.
+    pub fn has_frozen_base_view(&self) -> bool {
+        self.options.trainable.full.is_empty()
     }
 
     fn split_batch(&self, batch: &[Sequence]) -> Result<SplitBatch> {

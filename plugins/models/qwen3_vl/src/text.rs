@@ -39,6 +39,7 @@ impl KvCache {
     }
 }
 
+#[derive(Clone)]
 struct Attention {
     q_proj: Linear,
     k_proj: Linear,
@@ -52,12 +53,14 @@ struct Attention {
     eps: f64,
 }
 
+#[derive(Clone)]
 struct Mlp {
     gate_proj: Linear,
     up_proj: Linear,
     down_proj: Linear,
 }
 
+#[derive(Clone)]
 struct DecoderLayer {
     self_attn: Attention,
     mlp: Mlp,
@@ -66,6 +69,7 @@ struct DecoderLayer {
 }
 
 /// The language model: embeddings, decoder layers, final norm and output head.
+#[derive(Clone)]
 pub struct TextModel {
     pub(crate) embed_tokens: Tensor,
     layers: Vec<DecoderLayer>,

@@ -15,6 +15,7 @@ const NORM_EPS: f64 = 1e-6;
 /// Base of the vision rotary frequencies.
 const ROPE_THETA: f32 = 10_000.0;
 
+#[derive(Clone)]
 struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
@@ -33,6 +34,7 @@ impl LayerNorm {
     }
 }
 
+#[derive(Clone)]
 struct VisionBlock {
     norm1: LayerNorm,
     norm2: LayerNorm,
@@ -43,6 +45,7 @@ struct VisionBlock {
 }
 
 /// Projects groups of `merge_size^2` neighbouring patches into the language width.
+#[derive(Clone)]
 struct PatchMerger {
     norm: LayerNorm,
     /// Deepstack mergers normalise after concatenating the group, the final merger before.
@@ -61,6 +64,7 @@ pub struct VisionOutput {
 }
 
 /// The vision transformer and its mergers.
+#[derive(Clone)]
 pub struct VisionModel {
     patch_weight: Tensor,
     patch_bias: Tensor,

@@ -184,6 +184,30 @@ fn reference_pass_equals_frozen_base() {
 }
 
 #[test]
+fn frozen_base_view_shares_weights_and_stays_frozen() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_qwen3_vl(dir.path());
+    let (prompt, _) = image_prompt();
+    let trainable = TrainableParams { full: vec![], lora: Some(lora(4, &["q_proj", "v_proj"])), seed: 3 };
+    let model = Qwen3Vl::load(dir.path(), &options(DType::F32, trainable)).unwrap();
+    let view = model.frozen_base().unwrap();
+    let batch = [assay_train::Sequence { ids: prompt.iter().copied().filter(|&id| id < VISION_START - 2).collect(), images: Vec::new() }];
+    let before = assay_train::Policy::forward(&view, &batch).unwrap();
+
+    // Training moves only the adapters, which the view leaves out.
+    randomise_lora_b(&model, 8);
+    let after = assay_train::Policy::forward(&view, &batch).unwrap();
+    let adapted = assay_train::Policy::forward(&model, &batch).unwrap();
+    assert_eq!(max_abs_diff(&before, &after), 0.0);
+    assert!(max_abs_diff(&adapted, &after) > 1e-3, "the adapters should change the policy's logits");
+
+    // With a group trained in full the base moves too, so no view is offered.
+    let full = TrainableParams { full: vec![ParamGroup::Projector], lora: None, seed: 0 };
+    let model = Qwen3Vl::load(dir.path(), &options(DType::F32, full)).unwrap();
+    assert!(model.frozen_base().is_err());
+}
+
+#[test]
 fn lora_dropout_changes_training_pass_only() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny_qwen3_vl(dir.path());
