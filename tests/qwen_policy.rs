@@ -133,6 +133,8 @@ fn qwen_settings_are_checked_before_loading() {
         ("models.policy.params.train=[vison]", "vison"),
         ("models.policy.params.memory_budget_gib=-1", "memory_budget_gib"),
         ("models.policy.kind=qwen4", "qwen4"),
+        ("models.policy.params={}", "trains nothing"),
+        ("stages.sft.training.optimizer.groups={vision: {frozen: true}}", "vision"),
     ];
     for (setting, expected) in invalid {
         let options = RunOptions { overrides: vec![setting.into()], dry_run: true, ..RunOptions::default() };

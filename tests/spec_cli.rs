@@ -38,6 +38,20 @@ fn validate_accepts_valid_specs() {
     assert_eq!(stdout(&output), "valid.yaml: ok (0 stages)\nchild.yaml: ok (0 stages)\n");
 }
 
+/// The full-scale recipes name checkpoints, datasets and plugin builds of a GPU machine:
+/// `--no-path-check` checks everything else, and a plain `validate` names a missing path.
+#[test]
+fn full_scale_recipes_validate_without_their_files() {
+    let root = repository_root();
+    let output = assay(&root, &["validate", "--no-path-check", "experiments/actfer/actfer.yaml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "experiments/actfer/actfer.yaml: ok (10 stages)\n");
+
+    let output = assay(&root, &["validate", "--set", "models.qwen3_vl_4b.path=/nonexistent/qwen", "experiments/actfer/actfer.yaml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("`/nonexistent/qwen` not found"), "{}", stderr(&output));
+}
+
 #[test]
 fn validate_prints_every_error_and_exits_2() {
     let output = assay(&fixtures(), &["validate", "invalid.yaml"]);

@@ -92,6 +92,10 @@ pub enum Command {
         /// Override a value, e.g. `--set stages.grpo.group_size=8` (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        /// Do not require the data, model and plugin paths to exist: checks a recipe
+        /// written for another machine (e.g. a GPU server's checkpoints and datasets).
+        #[arg(long)]
+        no_path_check: bool,
     },
     /// Print the JSON Schema of experiment specs, or check the committed copy.
     Schema {
@@ -159,7 +163,7 @@ pub fn main() -> i32 {
         }
         Command::Plugins { command: PluginsCommand::List { spec } } => plugin_commands::list(spec.as_deref()),
         Command::Plugins { command: PluginsCommand::Check { path } } => plugin_commands::check(&path),
-        Command::Validate { specs, overrides } => spec_commands::validate(&specs, &overrides),
+        Command::Validate { specs, overrides, no_path_check } => spec_commands::validate(&specs, &overrides, no_path_check),
         Command::Schema { check, path, write } => spec_commands::schema(check, write, &path),
         Command::Explain { spec, key, overrides } => spec_commands::explain(&spec, &key, &overrides),
     }

@@ -7,12 +7,13 @@ use crate::spec::{self, render_diagnostics};
 use crate::stage::Registry;
 
 /// Loads each spec and prints every error found; exit 2 when any spec is invalid.
-pub fn validate(specs: &[PathBuf], overrides: &[String]) -> i32 {
+pub fn validate(specs: &[PathBuf], overrides: &[String], no_path_check: bool) -> i32 {
     let registry = Registry::builtin();
+    let paths = if no_path_check { spec::PathCheck::Skip } else { spec::PathCheck::Require };
     let mut invalid = 0usize;
     let mut errors = 0usize;
     for path in specs {
-        match spec::load(path, overrides, &registry) {
+        match spec::load_with(path, overrides, &registry, paths) {
             Ok(loaded) => println!("{}: ok ({} stages)", path.display(), loaded.spec.stages.len()),
             Err(diagnostics) => {
                 eprint!("{}", render_diagnostics(&diagnostics));

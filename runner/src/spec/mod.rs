@@ -47,7 +47,7 @@ pub use parse::{parse_file, parse_str, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};
 pub use reports::{Reference, ReportTable};
 pub use schema::schema;
 pub use stage_spec::{StageSpec, COMMON_STAGE_KEYS};
-pub use validate::resolve_path;
+pub use validate::{resolve_path, PathCheck};
 
 use crate::stage::Registry;
 
@@ -94,6 +94,14 @@ impl LoadedSpec {
 /// # Errors
 /// Every problem found, sorted by file and position.
 pub fn load(path: &Path, overrides: &[String], registry: &Registry) -> Result<LoadedSpec, Vec<Diagnostic>> {
+    load_with(path, overrides, registry, PathCheck::Require)
+}
+
+/// [`load`], with the existence check of named files and folders chosen by `paths`.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with(path: &Path, overrides: &[String], registry: &Registry, paths: PathCheck) -> Result<LoadedSpec, Vec<Diagnostic>> {
     let sorted = |mut problems: Vec<Diagnostic>| {
         diagnostic::sort_diagnostics(&mut problems);
         problems
@@ -121,7 +129,7 @@ pub fn load(path: &Path, overrides: &[String], registry: &Registry) -> Result<Lo
     // Check the stages, ranges, names and files. A value that failed to type was
     // replaced by a stand-in, so checks of that same value are dropped as noise.
     let mut checks = validate::validate_stages(&spec, &root, registry);
-    checks.extend(validate::validate_sections(&mut spec, &root));
+    checks.extend(validate::validate_sections(&mut spec, &root, paths));
     let typed_wrong: Vec<Location> = problems.iter().map(|problem| problem.location.clone()).collect();
     problems.extend(checks.into_iter().filter(|check| !typed_wrong.contains(&check.location)));
     if !problems.is_empty() {

@@ -107,21 +107,36 @@ fn with_optional_help(diagnostic: Diagnostic, help: Option<String>) -> Diagnosti
     }
 }
 
+/// Whether validation requires the files and folders that a spec names to exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PathCheck {
+    /// A missing data, model or plugin path is an error (what `assay run` needs).
+    #[default]
+    Require,
+    /// Paths are resolved but not looked up, so a recipe for another machine (its
+    /// datasets, checkpoints and plugin builds absent here) can still be checked.
+    Skip,
+}
+
 /// Checks the sections other than stages and makes relative paths absolute, each
 /// against the folder of the file that wrote it (the current folder for overrides).
-pub fn validate_sections(spec: &mut Experiment, root: &Node) -> Vec<Diagnostic> {
+pub fn validate_sections(spec: &mut Experiment, root: &Node, paths: PathCheck) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     check_experiment_name(spec, root, &mut problems);
-    check_plugins(spec, root, &mut problems);
+    let mut path_problems = Vec::new();
+    check_plugins(spec, root, &mut problems, &mut path_problems);
     for (name, dataset) in &mut spec.data {
         if let Some(path) = &mut dataset.path {
-            check_exists(path, root, &["data", name, "path"], PathKind::Any, &mut problems);
+            check_exists(path, root, &["data", name, "path"], PathKind::Any, &mut path_problems);
         }
     }
     for (name, model) in &mut spec.models {
         if let Some(path) = &mut model.path {
-            check_exists(path, root, &["models", name, "path"], PathKind::Any, &mut problems);
+            check_exists(path, root, &["models", name, "path"], PathKind::Any, &mut path_problems);
         }
+    }
+    if paths == PathCheck::Require {
+        problems.extend(path_problems);
     }
     check_reports(spec, root, &mut problems);
     problems
@@ -138,7 +153,8 @@ fn check_experiment_name(spec: &Experiment, root: &Node, problems: &mut Vec<Diag
     }
 }
 
-fn check_plugins(spec: &mut Experiment, root: &Node, problems: &mut Vec<Diagnostic>) {
+/// `path_problems` receives the missing-file problems, which [`PathCheck::Skip`] drops.
+fn check_plugins(spec: &mut Experiment, root: &Node, problems: &mut Vec<Diagnostic>, path_problems: &mut Vec<Diagnostic>) {
     for section in [PluginSection::Tools, PluginSection::Rewards, PluginSection::Metrics, PluginSection::Datasets] {
         let plugins = match section {
             PluginSection::Tools => &mut spec.plugins.tools,
@@ -155,7 +171,7 @@ fn check_plugins(spec: &mut Experiment, root: &Node, problems: &mut Vec<Diagnost
                         .with_help("add `path:` with the plugin file, relative to this spec file"),
                 ),
                 (PluginKind::Native | PluginKind::Wasm, Some(path)) => {
-                    check_exists(path, root, &with("path"), PathKind::File, problems)
+                    check_exists(path, root, &with("path"), PathKind::File, path_problems)
                 }
                 (PluginKind::Builtin, Some(_)) => problems.push(
                     Diagnostic::new(locate(root, &with("path")), format!("builtin plugin `{name}` takes no `path`"))
@@ -170,7 +186,7 @@ fn check_plugins(spec: &mut Experiment, root: &Node, problems: &mut Vec<Diagnost
                 );
             }
             if let Some(dir) = &mut plugin.grant_dir {
-                check_exists(dir, root, &with("grant_dir"), PathKind::Dir, problems);
+                check_exists(dir, root, &with("grant_dir"), PathKind::Dir, path_problems);
             }
             let limits = &plugin.limits;
             let limit_at = |field: &'static str| locate(root, &[keys[0], keys[1], keys[2], "limits", field]);

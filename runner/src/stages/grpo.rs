@@ -237,7 +237,10 @@ impl StageRunner for GrpoStage {
                 "policy",
                 "the stage needs a starting policy: set `policy` to an input stage (e.g. the `sft` stage) or `model` to a `models` entry",
             )),
-            (None, Some(model)) => problems.extend(policy_io::validate_model(spec, "model", model)),
+            (None, Some(model)) => {
+                problems.extend(policy_io::validate_model(spec, "model", model));
+                problems.extend(policy_io::validate_optimizer_groups(spec, model, params.training.optimizer.groups.keys().cloned()));
+            }
             (Some(_), None) => {}
         }
         problems.extend(params.data.validate("data"));

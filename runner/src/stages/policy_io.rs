@@ -127,8 +127,13 @@ pub fn validate_model(spec: &Experiment, key: &str, name: &str) -> Vec<Diagnosti
                 format!("model `{name}` of kind `{}` needs `path`: set `models.{name}.path` to the Hugging Face checkpoint folder", model.kind),
             ));
         }
-        if let Err(error) = QwenModelParams::from_spec(model) {
-            problems.push(Diagnostic::for_key(key, format!("invalid `models.{name}.params`: {error:#}")));
+        match QwenModelParams::from_spec(model) {
+            Ok(params) if !params.trains() => problems.push(Diagnostic::for_key(
+                key,
+                format!("model `{name}` trains nothing: set `models.{name}.params.train` (parameter groups) or `models.{name}.params.lora`"),
+            )),
+            Ok(_) => {}
+            Err(error) => problems.push(Diagnostic::for_key(key, format!("invalid `models.{name}.params`: {error:#}"))),
         }
         return problems;
     }
@@ -149,6 +154,28 @@ pub fn validate_model(spec: &Experiment, key: &str, name: &str) -> Vec<Diagnosti
         problems.push(Diagnostic::for_key(key, format!("{error:#}")));
     }
     problems
+}
+
+/// Checks that each optimizer group of a stage training `models.<name>` names trained
+/// variables (for a Qwen model, what its `params` train); other models are checked when
+/// the stage builds them.
+pub fn validate_optimizer_groups(spec: &Experiment, name: &str, groups: impl IntoIterator<Item = String>) -> Vec<Diagnostic> {
+    let Some(model) = spec.models.get(name).filter(|m| QWEN_KINDS.contains(&m.kind.as_str())) else { return Vec::new() };
+    let Ok(params) = QwenModelParams::from_spec(model) else { return Vec::new() };
+    let prefixes = params.group_prefixes();
+    groups
+        .into_iter()
+        .filter(|group| !prefixes.contains(group.as_str()))
+        .map(|group| {
+            Diagnostic::for_key(
+                format!("training.optimizer.groups.{group}"),
+                format!(
+                    "optimizer group `{group}` matches no trained weight of model `{name}` (trained groups: {prefixes:?}); \
+                     remove it, or train it through `models.{name}.params.train`"
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Builds the policy `models.<name>`.

@@ -53,6 +53,7 @@ impl StageRunner for SftStage {
 
     fn validate(params: &SftParams, spec: &Experiment) -> Vec<Diagnostic> {
         let mut problems = policy_io::validate_model(spec, "model", &params.model);
+        problems.extend(policy_io::validate_optimizer_groups(spec, &params.model, params.training.optimizer.groups.keys().cloned()));
         problems.extend(params.data.validate("data"));
         let training = &params.training;
         problems.extend(spec::at_least("training.epochs", training.epochs, 1));

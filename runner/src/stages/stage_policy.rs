@@ -71,6 +71,25 @@ impl QwenModelParams {
         QwenModelParams { train: Vec::new(), lora: None, memory_budget_gib: None, estimate_batch_size: None, estimate_seq_len: None }
     }
 
+    /// Optimizer group prefixes of the trained variables (`llm`, `projector`, `vision`),
+    /// as [`Policy::named_vars`] names them.
+    pub fn group_prefixes(&self) -> std::collections::BTreeSet<&'static str> {
+        let mut prefixes: std::collections::BTreeSet<&'static str> = self
+            .train
+            .iter()
+            .map(|group| match group {
+                ParamGroup::Vision => "vision",
+                ParamGroup::Projector => "projector",
+                _ => "llm",
+            })
+            .collect();
+        if self.lora.is_some() {
+            // TODO: LoRA on vision or projector layers also lands in `llm` here.
+            prefixes.insert("llm");
+        }
+        prefixes
+    }
+
     /// Whether anything trains.
     pub fn trains(&self) -> bool {
         !self.train.is_empty() || self.lora.is_some()
