@@ -46,14 +46,14 @@ pub trait TextCodec {
     /// Ids that end a generated turn.
     fn turn_ends(&self) -> TurnEnds;
 
-    /// The text a sample's prompt is given to the model as: the prompt itself, or a chat
+    /// Returns the text that stands for a sample's prompt: the prompt itself, or a chat
     /// template's user turn followed by the opening of the assistant turn.
     fn frame_prompt(&self, prompt: &str) -> String {
         prompt.to_string()
     }
 
-    /// Text appended (and trained) after a target trajectory's final assistant segment,
-    /// so the model learns to end its turn; empty when the markup already ends it.
+    /// Returns the text appended after a target's final assistant segment, and trained, so
+    /// that the model learns to end its turn. Empty when the markup already ends it.
     fn end_of_turn(&self) -> &str {
         ""
     }

@@ -287,8 +287,8 @@ pub fn trajectory_images(folder: &Path, sample: &Sample) -> anyhow::Result<Vec<I
     Ok(images)
 }
 
-/// Tokenizes a sample's prompt, framed as the codec's chat layout asks, with its image
-/// placeholders expanded, for generation.
+/// Tokenizes a sample's prompt in the codec's chat layout, with its image placeholders
+/// expanded, for generation.
 ///
 /// # Errors
 /// The prompt cannot be encoded, or its `<image>` markers and images disagree.

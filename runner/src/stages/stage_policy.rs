@@ -226,8 +226,9 @@ pub enum StagePolicy {
 }
 
 impl StagePolicy {
-    /// The frozen reference of the KL term: for a Qwen policy trained only through LoRA,
-    /// a view of the base weights with the adapters off (no second copy); otherwise a copy.
+    /// Returns the frozen reference of the KL term. For a Qwen policy trained only through
+    /// LoRA, it is a view of the base weights with the adapters off (no second copy);
+    /// otherwise it is a copy.
     ///
     /// # Errors
     /// The copy cannot be made.

@@ -249,9 +249,9 @@ pub fn write_tiny_qwen3(dir: &Path, spec: &TinyCheckpoint) -> Result<()> {
     write_shards(dir, &shapes, spec.seed, 0.2)
 }
 
-/// The printable character that byte-level BPE uses for each byte (GPT-2's table): bytes
-/// that are visible Latin-1 characters stand for themselves, the others are shifted to
-/// code points from 256 up in byte order.
+/// Maps each byte to the printable character that byte-level BPE uses for it (GPT-2's
+/// table): visible Latin-1 characters stand for themselves, and the other bytes take code
+/// points from 256 up, in byte order.
 fn byte_to_char() -> Vec<char> {
     let visible = |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
     let mut shifted = 0;

@@ -27,7 +27,7 @@ fn markup_survives_encode_and_decode() {
 }
 
 #[test]
-fn sft_example_trains_assistant_turns_and_the_end_of_turn() {
+fn sft_example_trains_only_assistant_text() {
     let dir = checkpoint();
     let codec = QwenCodec::from_folder(dir.path()).unwrap();
     let policy = Qwen3Vl::load(dir.path(), &LoadOptions::inference(DType::F32, &Device::Cpu)).unwrap();
