@@ -220,6 +220,8 @@ pub fn load_qwen_folder(dir: &Path, train: bool, device: &Device, seed: u64) -> 
 }
 
 /// A policy that a stage trains or evaluates.
+// One value per stage and never stored in bulk, so the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum StagePolicy {
     Tiny(TinyVlm),
     Qwen(Box<Qwen3Vl>),
@@ -318,6 +320,7 @@ impl Policy for StagePolicy {
 
 /// The codec of a [`StagePolicy`].
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum StageCodec {
     Word(Tokenizer),
     Qwen(QwenCodec),
