@@ -37,7 +37,8 @@ pub struct QwenModelParams {
     #[serde(default)]
     pub lora: Option<LoraConfig>,
     /// Stop before loading any weight when the memory estimate (weights, gradients,
-    /// AdamW states, activations) exceeds this many GiB. Default: no limit.
+    /// AdamW states, activations) exceeds this many GiB. Default: on the CPU, the memory
+    /// the system reports available; on a GPU, no limit (the estimate is still logged).
     #[serde(default)]
     pub memory_budget_gib: Option<f64>,
     /// Sequences per micro-batch and tokens per sequence that the activation part of the
@@ -101,13 +102,30 @@ impl QwenModelParams {
             dtype,
             device: device.clone(),
             trainable: TrainableParams { full: self.train.clone(), lora: self.lora.clone(), seed },
-            memory_budget_bytes: self.memory_budget_gib.map(|gib| (gib * (1u64 << 30) as f64) as u64),
+            memory_budget_bytes: match self.memory_budget_gib {
+                Some(gib) => Some((gib * (1u64 << 30) as f64) as u64),
+                None if device.is_cpu() => available_memory(),
+                None => None,
+            },
             workload: Workload {
                 batch_size: self.estimate_batch_size.unwrap_or(defaults.batch_size),
                 seq_len: self.estimate_seq_len.unwrap_or(defaults.seq_len),
             },
         }
     }
+}
+
+/// Bytes of memory available to new allocations, from `/proc/meminfo` (`MemAvailable`);
+/// `None` where the file is missing (not Linux) or has no such line.
+fn available_memory() -> Option<u64> {
+    parse_mem_available(&std::fs::read_to_string("/proc/meminfo").ok()?)
+}
+
+/// Reads the `MemAvailable:   <n> kB` line of a `/proc/meminfo` text, in bytes.
+fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|line| line.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// How a Qwen policy was loaded, as [`QWEN_POLICY_FILE`] records it.
@@ -358,5 +376,18 @@ impl TextCodec for StageCodec {
 
     fn end_of_turn(&self) -> &str {
         self.inner().end_of_turn()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mem_available_is_read_in_bytes() {
+        let meminfo = "MemTotal:       24576000 kB\nMemFree:         1000000 kB\nMemAvailable:   20000000 kB\n";
+        assert_eq!(parse_mem_available(meminfo), Some(20_000_000 * 1024));
+        assert_eq!(parse_mem_available("MemTotal: 5 kB\n"), None);
+        assert_eq!(parse_mem_available("MemAvailable: lots\n"), None);
     }
 }
