@@ -6,3 +6,4 @@ mod run_folder;
 mod spec_cli;
 mod cli_run;
 mod training_stages;
+mod native_reward;
