@@ -7,3 +7,4 @@ mod spec_cli;
 mod cli_run;
 mod qwen_policy;
 mod training_stages;
+mod native_reward;

@@ -107,6 +107,64 @@ fn opening_socket_fails() {
 }
 
 #[test]
+fn granted_folder_is_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.txt");
+    std::fs::write(&input, "granted contents").unwrap();
+    let tool = load_guest(
+        "hostile",
+        SandboxLimits {
+            read_only_dir: Some(dir.path().to_path_buf()),
+            timeout: Duration::from_secs(60),
+            ..tight_limits()
+        },
+    );
+
+    assert_eq!(call(&tool, "read_data").unwrap(), "granted contents");
+
+    // Each attempt to change the folder fails inside the guest and leaves the host
+    // folder as it was.
+    for (mode, prefix) in [
+        ("create_data", "create /data/created.txt failed"),
+        ("write_data", "write /data/input.txt failed"),
+        ("delete_data", "delete /data/input.txt failed"),
+        ("mkdir_data", "mkdir /data/made failed"),
+    ] {
+        let err = call(&tool, mode).unwrap_err();
+        let ToolCallError::ToolError(message) = &err else {
+            panic!("{mode}: expected a tool error, got {err:?}");
+        };
+        assert!(message.starts_with(prefix), "{mode}: {message}");
+    }
+    assert!(!dir.path().join("created.txt").exists(), "the guest created a file");
+    assert!(!dir.path().join("made").exists(), "the guest created a folder");
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), "granted contents");
+
+    // The grant opens nothing outside the folder.
+    for (mode, prefix) in [
+        ("read_file", "read /etc/passwd failed"),
+        ("escape_data", "read /data/../../etc/passwd failed"),
+    ] {
+        let err = call(&tool, mode).unwrap_err();
+        let ToolCallError::ToolError(message) = &err else {
+            panic!("{mode}: expected a tool error, got {err:?}");
+        };
+        assert!(message.starts_with(prefix), "{mode}: {message}");
+        assert!(!message.contains("root:"), "{mode}: {message}");
+    }
+    assert_next_call_works(&tool);
+}
+
+#[test]
+fn no_folder_without_grant() {
+    let err = call(hostile(), "read_data").unwrap_err();
+    let ToolCallError::ToolError(message) = &err else {
+        panic!("expected a tool error, got {err:?}");
+    };
+    assert!(message.starts_with("read /data/input.txt failed"), "{message}");
+}
+
+#[test]
 fn environment_is_empty() {
     assert_eq!(call(hostile(), "env").unwrap(), "env: ");
 }

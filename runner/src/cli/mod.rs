@@ -138,6 +138,10 @@ pub enum PluginsCommand {
     List {
         /// Spec whose `plugins:` section to load and identify.
         spec: Option<PathBuf>,
+        /// Override a value of SPEC, e.g. `--set plugins.tools.zoom_in.path=zoom_in.wasm`
+        /// (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE", requires = "spec")]
+        overrides: Vec<String>,
     },
     /// Load a native library or WebAssembly component, validate it and print its schema.
     Check {
@@ -161,7 +165,7 @@ pub fn main() -> i32 {
         Command::Report { action: None, run_dirs, format, out, check } => {
             report::report(&run_dirs, &format, out.as_deref(), check)
         }
-        Command::Plugins { command: PluginsCommand::List { spec } } => plugin_commands::list(spec.as_deref()),
+        Command::Plugins { command: PluginsCommand::List { spec, overrides } } => plugin_commands::list(spec.as_deref(), &overrides),
         Command::Plugins { command: PluginsCommand::Check { path } } => plugin_commands::check(&path),
         Command::Validate { specs, overrides, no_path_check } => spec_commands::validate(&specs, &overrides, no_path_check),
         Command::Schema { check, path, write } => spec_commands::schema(check, write, &path),

@@ -10,8 +10,9 @@ use crate::stage::Registry;
 const SECTIONS: [PluginSection; 4] =
     [PluginSection::Tools, PluginSection::Rewards, PluginSection::Metrics, PluginSection::Datasets];
 
-/// Prints the built-in plugins and stage kinds, and the plugins a spec declares.
-pub fn list(spec: Option<&Path>) -> i32 {
+/// Prints the built-in plugins and stage kinds, and the plugins a spec declares after
+/// applying `overrides`.
+pub fn list(spec: Option<&Path>, overrides: &[String]) -> i32 {
     println!("{:<10} {:<10} {:<22} {:<16} description", "kind", "section", "name", "version");
     for (section, name) in builtin_plugins() {
         println!("{:<10} {:<10} {:<22} {:<16}", "builtin", section, name, env!("CARGO_PKG_VERSION"));
@@ -23,7 +24,7 @@ pub fn list(spec: Option<&Path>) -> i32 {
     }
 
     let Some(path) = spec else { return EXIT_OK };
-    let loaded = match crate::spec::load(path, &[], &registry) {
+    let loaded = match crate::spec::load(path, overrides, &registry) {
         Ok(loaded) => loaded,
         Err(diagnostics) => {
             eprint!("{}", crate::spec::render_diagnostics(&diagnostics));

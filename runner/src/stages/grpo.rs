@@ -6,7 +6,8 @@
 //! `plugins.tools` entries named in `tools`, and an optional `shaping` hook reshapes rewards
 //! or advantages. Reward, tool and hook implementations are looked up by name in the small
 //! registries below ([`reward_builders`], [`build_tools`], [`hook_builders`]), so a
-//! paper-specific module plugs in with one line each.
+//! paper-specific module plugs in with one line each. A `kind: native` reward is a shared
+//! library loaded at run time instead ([`build_reward`]).
 //!
 //! Writes the policy folder (`policy/`) and logs every GRPO metric per step: reward
 //! mean/std per function, advantage statistics, zero-variance fraction, KL, entropy, clip
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::policy_io::{self, DataSource};
 use super::stage_policy::StageCodec;
 use crate::actfer::tools::WasmToolRunner;
+use crate::plugins::RewardErrors;
 use crate::spec::{self, Diagnostic, Experiment, PluginKind, PluginSection, PluginSpec};
 use crate::stage::{StageContext, StageRunner};
 
@@ -102,6 +104,26 @@ pub struct RewardContext<'a> {
 
 /// Builds a reward function from its plugin entry.
 pub type RewardBuilder = fn(&RewardContext) -> anyhow::Result<Box<dyn Reward>>;
+
+/// Builds the reward of one `plugins.rewards` entry: a built-in from [`reward_builders`],
+/// or a native plugin that scores through the C ABI. A native reward records scoring
+/// errors in `errors`, which the stage checks after each step.
+///
+/// # Errors
+/// The built-in name is unknown, the entry is `kind: wasm`, or the built-in or native
+/// reward fails to build (the native message names the entry and library path).
+pub fn build_reward(ctx: &RewardContext, errors: &RewardErrors) -> anyhow::Result<Box<dyn Reward>> {
+    match ctx.plugin.kind {
+        PluginKind::Builtin => {
+            let builtin = builtin_name(ctx.name, ctx.plugin);
+            let builders = reward_builders();
+            let builder = builders.get(builtin).with_context(|| format!("reward `{}` has no built-in implementation `{builtin}`", ctx.name))?;
+            builder(ctx)
+        }
+        PluginKind::Native => Ok(Box::new(crate::plugins::load_native_reward(ctx.name, ctx.plugin, ctx.codec, errors)?)),
+        PluginKind::Wasm => bail!("reward `{}` has kind `wasm`, but rewards run as `builtin` or `native` plugins", ctx.name),
+    }
+}
 
 /// Built-in reward functions by the name that `plugins.rewards.<name>.builtin` (or the
 /// entry's own name) selects.
@@ -257,12 +279,21 @@ impl StageRunner for GrpoStage {
             }
             let plugin = &spec.plugins.rewards[&reward.name];
             let builtin = builtin_name(&reward.name, plugin);
-            if plugin.kind != PluginKind::Builtin || !builders.contains_key(builtin) {
-                let known: Vec<&str> = builders.keys().copied().collect();
-                problems.push(Diagnostic::for_key(
-                    &key,
-                    format!("reward `{}` is not a built-in reward the `grpo` stage knows; built-in rewards: {}", reward.name, known.join(", ")),
-                ));
+            match plugin.kind {
+                PluginKind::Builtin if !builders.contains_key(builtin) => {
+                    let known: Vec<&str> = builders.keys().copied().collect();
+                    problems.push(Diagnostic::for_key(
+                        &key,
+                        format!("reward `{}` is not a built-in reward the `grpo` stage knows; built-in rewards: {}", reward.name, known.join(", ")),
+                    ));
+                }
+                // The spec check has already required an existing `path`; the library itself
+                // is loaded and identified when the run is planned.
+                PluginKind::Builtin | PluginKind::Native => {}
+                PluginKind::Wasm => problems.push(
+                    Diagnostic::for_key(&key, format!("reward `{}` has kind `wasm`, but rewards run as `builtin` or `native` plugins", reward.name))
+                        .with_help("build the reward as a native plugin (a cdylib using `assay_plugin_sdk::export_plugin!`)"),
+                ),
             }
             if !reward.weight.is_finite() {
                 problems.push(Diagnostic::for_key(format!("rewards.{index}.weight"), format!("reward weight must be finite, found {}", reward.weight)));
@@ -343,13 +374,11 @@ impl StageRunner for GrpoStage {
         }
 
         // Rewards, tools and hooks by name.
-        let builders = reward_builders();
+        let reward_errors = RewardErrors::default();
         let mut rewards = Vec::with_capacity(params.rewards.len());
         for entry in &params.rewards {
             let plugin = ctx.spec.plugins.rewards.get(&entry.name).with_context(|| format!("reward `{}` is not defined under `plugins.rewards`", entry.name))?;
-            let builtin = builtin_name(&entry.name, plugin);
-            let builder = builders.get(builtin).with_context(|| format!("reward `{}` has no built-in implementation `{builtin}`", entry.name))?;
-            let reward = builder(&RewardContext { name: &entry.name, plugin, codec: &codec })?;
+            let reward = build_reward(&RewardContext { name: &entry.name, plugin, codec: &codec }, &reward_errors)?;
             rewards.push(WeightedReward { reward, weight: entry.weight });
         }
         let mut tools = build_tools(ctx.spec, &params.tools)?;
@@ -367,6 +396,9 @@ impl StageRunner for GrpoStage {
         let checkpoints = ctx.work_dir.join(CHECKPOINT_DIR);
         let scalars = &mut ctx.scalars;
         let summary = train_grpo(&config, &mut loaded.policy, reference.as_ref(), inputs, Some(&checkpoints), &mut |metrics| {
+            // A reward plugin that failed during this step fails the stage before the step
+            // is logged or checkpointed.
+            reward_errors.check()?;
             policy_io::log_step(scalars, metrics)
         })?;
         tracing::info!(stage = ctx.name, steps = summary.steps_run, total_steps = summary.total_steps, "grpo finished");

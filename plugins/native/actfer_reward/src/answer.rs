@@ -25,9 +25,14 @@ pub struct Answer {
 
 /// Parses the last `<answer>...</answer>` block of `completion`.
 ///
-/// The block needs one `Emotion:` line naming one of [`EMOTIONS`] (case-insensitive) and
-/// one `AUs:` line with comma-separated units written `AU12` or `12`; `AUs: none` is an
-/// empty set. Nothing but whitespace may follow the closing tag.
+/// The block is written in one of two forms:
+/// - two lines, one `Emotion:` line naming one of [`EMOTIONS`] (case-insensitive) and one
+///   `AUs:` line with comma-separated units written `AU12` or `12`, in either order;
+/// - one line `EMOTION; AU list`, e.g. `happiness; AU6, AU12`, the form Assay's policies
+///   write. A body without `:` is read in this form.
+///
+/// `none` or an empty list is the empty set of units. Nothing but whitespace may follow the
+/// closing tag.
 ///
 /// # Errors
 /// Returns a message that says which part of the format is wrong.
@@ -40,6 +45,9 @@ pub fn parse_answer(completion: &str) -> Result<Answer, String> {
         return Err("no `<answer>` opens the final answer block".to_string());
     };
     let body = &body_end[start + "<answer>".len()..];
+    if !body.contains(':') {
+        return parse_one_line(body);
+    }
 
     let mut emotion = None;
     let mut action_units = None;
@@ -67,6 +75,20 @@ pub fn parse_answer(completion: &str) -> Result<Answer, String> {
     Ok(Answer {
         emotion: emotion.ok_or("the answer has no `Emotion:` line")?,
         action_units: action_units.ok_or("the answer has no `AUs:` line")?,
+    })
+}
+
+/// Parses the one-line form `EMOTION; AU list`.
+fn parse_one_line(body: &str) -> Result<Answer, String> {
+    let body = body.trim();
+    let Some((emotion, units)) = body.split_once(';') else {
+        return Err(format!(
+            "answer `{body}` has neither `Emotion:`/`AUs:` lines nor the form `EMOTION; AU list`"
+        ));
+    };
+    Ok(Answer {
+        emotion: parse_emotion(emotion)?,
+        action_units: parse_action_units(units)?,
     })
 }
 
@@ -116,6 +138,30 @@ mod tests {
         .unwrap();
         assert_eq!(answer.emotion, "happiness");
         assert_eq!(answer.action_units, BTreeSet::from([6, 12, 25]));
+    }
+
+    #[test]
+    fn parses_one_line_answer() {
+        let answer = parse_answer("<tool>zoom_in{}</tool> <answer>Fear; AU1, AU2, 4</answer>").unwrap();
+        assert_eq!(answer.emotion, "fear");
+        assert_eq!(answer.action_units, BTreeSet::from([1, 2, 4]));
+    }
+
+    #[test]
+    fn parses_decoded_one_line_answer() {
+        // The word-level tokenizer decodes without spaces around punctuation.
+        let answer = parse_answer("<answer>contempt;AU12,AU14</answer>").unwrap();
+        assert_eq!(answer.emotion, "contempt");
+        assert_eq!(answer.action_units, BTreeSet::from([12, 14]));
+        assert!(parse_answer("<answer>neutral;none</answer>").unwrap().action_units.is_empty());
+    }
+
+    #[test]
+    fn rejects_one_line_without_separator() {
+        let err = parse_answer("<answer>happiness AU6</answer>").unwrap_err();
+        assert!(err.contains("`EMOTION; AU list`"), "{err}");
+        let err = parse_answer("<answer>joy; AU6</answer>").unwrap_err();
+        assert!(err.contains("`joy`"), "{err}");
     }
 
     #[test]

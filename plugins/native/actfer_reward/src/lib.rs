@@ -9,6 +9,7 @@
 //! </answer>
 //! ```
 //!
+//! or, as Assay's policies write it, `<answer>happiness; AU6, AU12, AU25</answer>`,
 //! and the reward is ActFER's accuracy reward (Agentic Facial Expression Recognition via
 //! Active Tool-Augmented Visual Reasoning, arXiv 2025):
 //!

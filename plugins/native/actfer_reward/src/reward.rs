@@ -49,9 +49,9 @@ pub fn au_f1(predicted: &BTreeSet<u32>, reference: &BTreeSet<u32>) -> f64 {
     2.0 * common as f64 / total as f64
 }
 
-/// The reference an answer is scored against.
+/// The reference an answer is scored against. Other fields are ignored, so a sample's
+/// whole metadata object (domain, split, landmarks, ...) can be passed as the reference.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Reference {
     emotion: String,
     action_units: BTreeSet<u32>,
@@ -266,6 +266,27 @@ mod tests {
         let out = reward().score("I think it is happiness", "happiness", &set(&[6])).unwrap();
         assert_eq!(out.components["format"], 0.0);
         assert!((out.reward - -0.2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn call_ignores_extra_reference_fields() {
+        let mut plugin = reward();
+        let request = json!({
+            "completion": "<tool>face_align{}</tool><answer>happiness;AU6,AU12</answer>",
+            "reference": {"emotion": "happiness", "action_units": [6, 12, 25], "domain": "rafdb", "landmarks": [[1.0, 2.0]]}
+        });
+        let output = plugin.call(CallInput { json: request, bytes: Vec::new(), floats: Vec::new() }).unwrap();
+        let output: RewardOutput = serde_json::from_value(output).unwrap();
+        // accuracy = 1.0 + 0.6 * 0.8 = 1.48; reward = 1.48 + 0.1.
+        assert!((output.reward - 1.58).abs() < 1e-12, "{output:?}");
+    }
+
+    #[test]
+    fn call_without_reference_emotion_is_error() {
+        let mut plugin = reward();
+        let request = json!({"completion": "<answer>fear; AU1</answer>", "reference": {"action_units": [1]}});
+        let err = plugin.call(CallInput { json: request, bytes: Vec::new(), floats: Vec::new() }).unwrap_err();
+        assert!(err.to_string().contains("emotion"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,12 @@
 //! until memory runs out), `read_file` (reads `/etc/passwd`), `socket` (opens a TCP
 //! connection and a listener), `env` (lists environment variables), `panic` (panics with
 //! a known message).
+//!
+//! Modes for a granted folder, which the host mounts at `/data`: `read_data` (reads
+//! `/data/input.txt`), `create_data` (creates `/data/created.txt`), `write_data` (opens
+//! `/data/input.txt` for writing and appends to it), `delete_data` (removes
+//! `/data/input.txt`), `mkdir_data` (creates the folder `/data/made`) and `escape_data`
+//! (reads `/data/../../etc/passwd`).
 
 wit_bindgen::generate!({
     world: "tool",
@@ -15,7 +21,22 @@ struct Hostile;
 
 fn mode(args: &str) -> &str {
     // A test guest: a substring match on the JSON is enough and keeps serde out.
-    for mode in ["ok", "loop", "memory_bomb", "read_file", "socket", "env", "panic"] {
+    const MODES: [&str; 13] = [
+        "ok",
+        "loop",
+        "memory_bomb",
+        "read_file",
+        "socket",
+        "env",
+        "panic",
+        "read_data",
+        "create_data",
+        "write_data",
+        "delete_data",
+        "mkdir_data",
+        "escape_data",
+    ];
+    for mode in MODES {
         if args.contains(&format!("\"{mode}\"")) {
             return mode;
         }
@@ -69,6 +90,34 @@ impl Guest for Hostile {
                 format!("env: {}", vars.join(","))
             }
             "panic" => panic!("hostile guest panicked on purpose"),
+            "read_data" => match std::fs::read_to_string("/data/input.txt") {
+                Ok(contents) => contents,
+                Err(e) => return Err(format!("read /data/input.txt failed: {e}")),
+            },
+            "create_data" => match std::fs::write("/data/created.txt", "created by the guest") {
+                Ok(()) => "created /data/created.txt".to_string(),
+                Err(e) => return Err(format!("create /data/created.txt failed: {e}")),
+            },
+            "write_data" => {
+                use std::io::Write;
+                let file = std::fs::OpenOptions::new().append(true).open("/data/input.txt");
+                match file.and_then(|mut file| file.write_all(b" overwritten")) {
+                    Ok(()) => "wrote /data/input.txt".to_string(),
+                    Err(e) => return Err(format!("write /data/input.txt failed: {e}")),
+                }
+            }
+            "delete_data" => match std::fs::remove_file("/data/input.txt") {
+                Ok(()) => "deleted /data/input.txt".to_string(),
+                Err(e) => return Err(format!("delete /data/input.txt failed: {e}")),
+            },
+            "mkdir_data" => match std::fs::create_dir("/data/made") {
+                Ok(()) => "created /data/made".to_string(),
+                Err(e) => return Err(format!("mkdir /data/made failed: {e}")),
+            },
+            "escape_data" => match std::fs::read_to_string("/data/../../etc/passwd") {
+                Ok(contents) => contents,
+                Err(e) => return Err(format!("read /data/../../etc/passwd failed: {e}")),
+            },
             other => return Err(format!("unknown mode `{other}` in {args}")),
         };
         Ok(Observation {
