@@ -35,6 +35,13 @@ pub enum FacegenError {
         #[source]
         source: std::io::Error,
     },
+    /// A dataset image could not be decoded.
+    #[error("failed to decode image {}: {source}; expected a PNG or JPEG file", path.display())]
+    Decode {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
     /// Encoding an image as PNG failed.
     #[error("failed to encode {} as PNG: {source}", path.display())]
     Encode {

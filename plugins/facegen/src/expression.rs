@@ -174,6 +174,20 @@ const ANGER: &[PrototypeAu] = &[
 ];
 const CONTEMPT: &[PrototypeAu] = &[core(ActionUnit::Au12, 0.6), core(ActionUnit::Au14, 0.8)];
 
+/// Returns the required Action Units of `emotion`'s prototype at their typical
+/// intensities, in FACS-number order: an AU annotation for images whose dataset labels
+/// only the emotion. Contempt's units are marked `both` sides, because a real image does
+/// not say which side acts.
+pub fn prototype_action_units(emotion: Emotion) -> Vec<AuIntensity> {
+    let mut units: Vec<AuIntensity> = prototype(emotion)
+        .iter()
+        .filter(|a| a.required)
+        .map(|a| AuIntensity { au: a.au, intensity: a.intensity, side: Side::Both })
+        .collect();
+    units.sort_by_key(|a| a.au.number());
+    units
+}
+
 /// Probability that an optional prototype AU appears.
 const OPTIONAL_RATE: f32 = 0.45;
 /// Probability that one required AU of a prototype with at least three is left out,

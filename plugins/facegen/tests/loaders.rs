@@ -5,8 +5,9 @@ use std::path::Path;
 
 use assay_facegen::loaders::{
     ferplus_majority, load_affectnet, load_disfa, load_ferplus, load_rafdb, load_sfew,
-    missing_images, DatasetSplit, DisfaLayout,
+    missing_images, read_face_image, DatasetSplit, DisfaLayout,
 };
+use assay_facegen::expression::prototype_action_units;
 use assay_facegen::{ActionUnit, Emotion, FacegenError};
 
 fn write(path: &Path, text: &str) {
@@ -293,4 +294,55 @@ fn disfa_rejects_out_of_range_intensity() {
         .to_string();
     assert!(error.contains("line 2"), "{error}");
     assert!(error.contains("intensity 7 is not 0 to 5"), "{error}");
+}
+
+#[test]
+fn dataset_images_decode_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 4x2 RGB gradient, stored as JPEG and as PNG under a `.jpg` name, as some
+    // releases misname their files.
+    let (width, height) = (4u32, 2u32);
+    let pixels: Vec<u8> = (0..width * height * 3).map(|i| (i * 10) as u8).collect();
+    let jpeg_path = dir.path().join("face.jpg");
+    image::save_buffer(&jpeg_path, &pixels, width, height, image::ExtendedColorType::Rgb8).unwrap();
+    let png_path = dir.path().join("misnamed.jpg");
+    let mut png = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        &pixels,
+        width,
+        height,
+        image::ExtendedColorType::Rgb8,
+    )
+    .unwrap();
+    fs::write(&png_path, png).unwrap();
+
+    let jpeg = read_face_image(&jpeg_path).unwrap();
+    assert_eq!((jpeg.width, jpeg.height, jpeg.channels), (4, 2, 3));
+    assert_eq!(jpeg.pixels.len(), 24);
+    let png = read_face_image(&png_path).unwrap();
+    assert_eq!(png.pixels, pixels, "PNG is lossless");
+
+    let gray_path = dir.path().join("gray.png");
+    image::save_buffer(&gray_path, &[0u8, 255], 2, 1, image::ExtendedColorType::L8).unwrap();
+    let gray = read_face_image(&gray_path).unwrap();
+    assert_eq!((gray.channels, gray.pixels.clone()), (1, vec![0, 255]));
+
+    let text_path = dir.path().join("notes.jpg");
+    fs::write(&text_path, "not an image").unwrap();
+    let error = read_face_image(&text_path).unwrap_err().to_string();
+    assert!(error.contains("notes.jpg"), "{error}");
+    assert!(error.contains("PNG or JPEG"), "{error}");
+}
+
+#[test]
+fn prototype_units_are_the_core_combinations() {
+    let numbers = |emotion| -> Vec<u8> {
+        prototype_action_units(emotion).iter().map(|a| a.au.number()).collect()
+    };
+    assert_eq!(numbers(Emotion::Happiness), vec![6, 12]);
+    assert_eq!(numbers(Emotion::Sadness), vec![1, 4, 15]);
+    assert_eq!(numbers(Emotion::Surprise), vec![1, 2, 5, 26]);
+    assert_eq!(numbers(Emotion::Contempt), vec![12, 14]);
+    assert!(numbers(Emotion::Neutral).is_empty());
 }

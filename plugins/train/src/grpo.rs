@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use candle_core::{DType, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -47,7 +47,7 @@ pub struct WeightedReward {
     pub weight: f64,
 }
 
-/// Extension points for paper-specific variants. Both methods default to doing nothing.
+/// Extension points for paper-specific variants. Every method defaults to doing nothing.
 pub trait GrpoHooks {
     /// Reshapes the combined rewards of one group (same prompt) before advantages are
     /// computed, with the whole group in view (for example a utility calibration that
@@ -57,7 +57,25 @@ pub trait GrpoHooks {
     /// Reweights the per-token advantages of one rollout; `advantages` has one entry per
     /// completion token, all equal to the rollout's advantage on entry.
     fn reweight_advantages(&mut self, _sample: &Sample, _rollout: &Rollout, _advantages: &mut [f64]) {}
+
+    /// Returns the state that a resumed run needs to continue exactly (for example moving
+    /// averages), stored in each checkpoint. Stateless hooks keep the default `null`.
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    /// Restores a state that [`GrpoHooks::state`] returned, when training resumes from a
+    /// checkpoint.
+    ///
+    /// # Errors
+    /// The state does not have the shape this hook writes.
+    fn restore_state(&mut self, _state: &serde_json::Value) -> Result<()> {
+        Ok(())
+    }
 }
+
+/// Key of the hooks' state in the checkpoint metadata's `extra` object.
+const HOOK_STATE_KEY: &str = "hook_state";
 
 /// Hooks that change nothing.
 pub struct NoHooks;
@@ -257,7 +275,18 @@ pub fn train_grpo<P: Policy>(
     let mut start = 0;
     if let Some(dir) = checkpoint_dir {
         if let Some(path) = latest_checkpoint(dir)? {
-            start = load_checkpoint(&path, policy, &mut optimizer)?.step;
+            let meta = load_checkpoint(&path, policy, &mut optimizer)?;
+            start = meta.step;
+            match meta.extra.get(HOOK_STATE_KEY) {
+                Some(state) => inputs
+                    .hooks
+                    .restore_state(state)
+                    .with_context(|| format!("failed to restore the GRPO hooks' state from checkpoint {}", path.display()))?,
+                None => tracing::warn!(
+                    path = %path.display(),
+                    "checkpoint has no hook state, so reward-shaping hooks restart from their initial state"
+                ),
+            }
             tracing::info!(path = %path.display(), step = start, "resuming GRPO from checkpoint");
         }
     }
@@ -487,7 +516,7 @@ pub fn train_grpo<P: Policy>(
                 step: done,
                 optimizer_step: optimizer.step,
                 rng: RngState::capture(&ChaCha8Rng::seed_from_u64(config.seed)),
-                extra: serde_json::Value::Null,
+                extra: serde_json::json!({ HOOK_STATE_KEY: inputs.hooks.state() }),
             };
             save_checkpoint(dir, &*policy, &optimizer, &meta)?;
         }

@@ -1,7 +1,9 @@
 //! ActFER (agentic facial expression recognition) pieces that stages plug together: the
-//! answer format, the rewards, the WebAssembly tool runner and the UC-GRPO hook.
+//! answer format, the face sources (rendered or real datasets), the rewards, the
+//! WebAssembly tool runner and the UC-GRPO hook.
 
 pub mod answer;
+pub mod dataset;
 pub mod facs;
 pub mod policy_folder;
 pub mod reward;

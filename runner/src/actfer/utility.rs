@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Context;
+
 use assay_train::grpo::GrpoHooks;
 use assay_train::rollout::Rollout;
 use assay_train::trajectory::Sample;
@@ -190,6 +192,29 @@ impl GrpoHooks for UtilityCalibration {
         let inspected: Vec<bool> = group.iter().map(|rollout| self.inspected(rollout)).collect();
         self.shape(&reference, &accuracy, &inspected, rewards);
     }
+
+    /// Stores the moving averages as `{"averages": {emotion: f64 bits as u64}}`. Bit patterns,
+    /// not decimal numbers, because serde_json's default float parser may round the last
+    /// bit, and a resumed run must continue from exactly the same averages.
+    fn state(&self) -> serde_json::Value {
+        let bits: BTreeMap<&str, u64> = self.averages.iter().map(|(emotion, value)| (emotion.as_str(), value.to_bits())).collect();
+        serde_json::json!({ "averages": bits })
+    }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> anyhow::Result<()> {
+        let bits: BTreeMap<String, u64> = serde_json::from_value(state.get("averages").cloned().unwrap_or_default())
+            .context("UC-GRPO state has no valid `averages` map of emotion to f64 bit pattern")?;
+        let mut averages = BTreeMap::new();
+        for (emotion, bits) in bits {
+            let value = f64::from_bits(bits);
+            if !value.is_finite() {
+                anyhow::bail!("UC-GRPO state holds a non-finite moving average ({value}) for `{emotion}`");
+            }
+            averages.insert(emotion, value);
+        }
+        self.averages = averages;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -278,6 +303,31 @@ mod tests {
         // u = -1, penalty 2.0 * -1.
         assert_eq!(rewards[0], Some(-2.0));
         assert_eq!(rewards[1], Some(1.0));
+    }
+
+    #[test]
+    fn state_round_trip_is_exact() {
+        let mut original = hook(config());
+        // 0.1 has no exact binary form, so a decimal round trip could change its last bit.
+        original.shape(&Answer::new("fear", [1]).unwrap(), &[Some(0.1), Some(0.0)], &[true, false], &mut [None, None]);
+        original.shape(&Answer::new("anger", [4]).unwrap(), &[Some(0.0), Some(0.3)], &[true, false], &mut [None, None]);
+        let state = original.state();
+
+        let mut restored = hook(config());
+        restored.restore_state(&state).unwrap();
+        assert_eq!(restored.average("fear").to_bits(), original.average("fear").to_bits());
+        assert_eq!(restored.average("anger").to_bits(), original.average("anger").to_bits());
+        assert_eq!(restored.average("sadness"), 0.0);
+    }
+
+    #[test]
+    fn restore_rejects_invalid_state() {
+        let mut calibration = hook(config());
+        let error = calibration.restore_state(&serde_json::json!({"averages": {"fear": "high"}})).unwrap_err();
+        assert!(format!("{error:#}").contains("averages"), "{error:#}");
+        let nan = serde_json::json!({"averages": {"fear": f64::NAN.to_bits()}});
+        let error = calibration.restore_state(&nan).unwrap_err();
+        assert!(error.to_string().contains("fear"), "{error}");
     }
 
     #[test]

@@ -156,8 +156,6 @@ pub fn hook_builders() -> BTreeMap<&'static str, HookBuilder> {
     builders.insert("none", |_| Ok(Box::new(NoHooks)));
     // ActFER's utility calibration (UC-GRPO). `config` contains `utility` (UtilityConfig) and
     // `accuracy` (the accuracy reward's weights), each defaulting to `{}`.
-    // TODO: its moving averages are not checkpointed, so a resumed run differs from an
-    // uninterrupted one after the first resumed step.
     builders.insert("utility_calibration", |ctx| {
         let section = |key: &str| ctx.config.get(key).cloned().unwrap_or_else(|| serde_json::json!({}));
         let utility: crate::actfer::UtilityConfig =

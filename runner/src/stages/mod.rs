@@ -9,6 +9,7 @@ pub mod policy_io;
 pub mod sft;
 pub mod stage_policy;
 pub mod synthesize;
+pub mod training_plots;
 
 /// Registers every stage kind that ships with Assay.
 pub fn register_builtin(registry: &mut Registry) {
@@ -17,5 +18,6 @@ pub fn register_builtin(registry: &mut Registry) {
         .register::<synthesize::Synthesize>()
         .register::<evaluate::Evaluate>()
         .register::<sft::SftStage>()
-        .register::<grpo::GrpoStage>();
+        .register::<grpo::GrpoStage>()
+        .register::<training_plots::TrainingPlots>();
 }

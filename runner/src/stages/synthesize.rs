@@ -1,9 +1,10 @@
-//! Stage kind `synthesize`: renders the synthetic face datasets and writes ActFER's SFT
-//! trajectories, RL prompts and evaluation prompts.
+//! Stage kind `synthesize`: renders the synthetic face datasets, or reads real ones in
+//! their published layouts, and writes ActFER's SFT trajectories, RL prompts and
+//! evaluation prompts.
 //!
 //! Outputs under the stage folder:
-//! - `data/<domain>/<split>/`: each split as `assay-facegen` writes it (PNG images and
-//!   `labels.jsonl` with the full ground truth);
+//! - `data/<domain>/<split>/`: each rendered split as `assay-facegen` writes it (PNG
+//!   images and `labels.jsonl` with the full ground truth); real datasets are not copied;
 //! - `sft.jsonl`: trajectories built by really running the tools on the training images
 //!   (`face_align`, then `zoom_in` on the regions that hold subtle Action Units);
 //! - `rl.jsonl`: RL prompts drawn from the training images with weights that favour rare
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use assay_facegen::{ActionUnit, Domain, FaceRegion, FaceSample, LabelKind};
+use assay_facegen::{ActionUnit, Domain, FaceRegion, LabelKind};
 use assay_train::rollout::{Observation, ToolRunner};
 use assay_train::trajectory::{write_ppm, write_samples, Sample, Segment};
 use assay_train::Image;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::actfer::answer::Answer;
+use crate::actfer::dataset::{DatasetSource, LabeledFace, StageSplit};
 use crate::actfer::facs::{describe_units, implication, regions_of, spoken_region_name, tool_region_name};
 use crate::actfer::tools::WasmToolRunner;
 use crate::spec::{Diagnostic, Experiment, PluginSection};
@@ -39,19 +41,29 @@ pub const PROMPT: &str = "<image>Classify the facial expression. Tools: face_ali
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DomainSplits {
-    /// Domain preset: `ferplus`, `rafdb`, `affectnet`, `sfew` or `disfa`.
+    /// Domain preset: `ferplus`, `rafdb`, `affectnet`, `sfew` or `disfa`. It names the
+    /// domain in sample ids and results; with a `source`, only the name is used.
     pub domain: Domain,
     /// Number of training images. Default 0. DISFA-like domains have no emotion label,
-    /// so their training images enter neither SFT nor RL.
+    /// so their training images enter neither SFT nor RL. With a `source`, the number
+    /// drawn from the dataset's train split (all of it when it has fewer).
     #[serde(default)]
     pub train: u64,
-    /// Number of test images. Default 0.
+    /// Number of test images. Default 0. With a `source`, the number drawn from the
+    /// dataset's test split (all of it when it has fewer).
     #[serde(default)]
     pub test: u64,
     /// Fields of the preset's `DomainConfig` to replace, e.g. `{noise_sigma: {min: 0,
-    /// max: 4}}`. Default: none.
+    /// max: 4}}`. Default: none. Only for rendered domains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<serde_json::Value>,
+    /// Name of a `data:` entry to read this domain's images from instead of rendering
+    /// them. The entry's `kind` is the layout (`rafdb`, `affectnet`, `ferplus`, `sfew` or
+    /// `disfa`) and its `params` the paths, e.g. `{kind: rafdb, params: {root:
+    /// /data/RAF-DB/basic}}`. Default: none (render). Tools run on the real images exactly
+    /// as on rendered ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Parameters of the `synthesize` stage.
@@ -176,6 +188,27 @@ impl StageRunner for Synthesize {
             format!("`rebalance_power` is {}; it must be 0 to 4", params.rebalance_power),
         );
         for (index, split) in params.domains.iter().enumerate() {
+            if split.source.is_some() && split.overrides.is_some() {
+                problems.push(Diagnostic::for_key(
+                    format!("domains[{index}].overrides"),
+                    "`overrides` change the renderer, but this domain reads a real dataset (`source`): remove one of them",
+                ));
+            }
+            if let Some(name) = &split.source {
+                let key = format!("domains[{index}].source");
+                if let Some(problem) = crate::spec::dataset(spec, &key, name) {
+                    problems.push(problem);
+                } else {
+                    match DatasetSource::from_data_entry(name, &spec.data[name]) {
+                        Ok(DatasetSource::Disfa { .. }) if split.train > 0 => problems.push(Diagnostic::for_key(
+                            format!("domains[{index}].train"),
+                            format!("`train` is {}, but DISFA has only AU labels and no train split: set it to 0", split.train),
+                        )),
+                        Ok(_) => {}
+                        Err(error) => problems.push(Diagnostic::for_key(key, format!("{error:#}"))),
+                    }
+                }
+            }
             if let Some(overrides) = &split.overrides {
                 if let Err(error) = split.domain.config().with_overrides(overrides) {
                     problems.push(Diagnostic::for_key(format!("domains[{index}].overrides"), error.to_string()));
@@ -208,25 +241,20 @@ impl StageRunner for Synthesize {
         }
         let mut runner = WasmToolRunner::new(tools);
 
-        // Render every split and write it in the generator's own layout.
-        let mut train: Vec<(Domain, FaceSample)> = Vec::new();
+        // Render or read every split.
+        let mut train: Vec<(Domain, LabeledFace)> = Vec::new();
         let mut test_samples = Vec::new();
         for split in &params.domains {
-            let config = match &split.overrides {
-                Some(overrides) => split.domain.config().with_overrides(overrides)?,
-                None => split.domain.config(),
-            };
-            for (split_name, count) in [("train", split.train), ("test", split.test)] {
+            for (stage_split, count) in [(StageSplit::Train, split.train), (StageSplit::Test, split.test)] {
                 if count == 0 {
                     continue;
                 }
-                let render_seed = split_seed(seed, split.domain.name(), split_name);
-                let faces = assay_facegen::generate(&config, render_seed, count)?;
-                assay_facegen::write_split(&out.join("data").join(split.domain.name()).join(split_name), &faces)?;
+                let split_name = stage_split.name();
+                let faces = split_faces(split, stage_split, count, split_seed(seed, split.domain.name(), split_name), ctx, &out)?;
                 for face in faces {
-                    if split_name == "test" {
+                    if stage_split == StageSplit::Test {
                         test_samples.push(prompt_sample(&out, split.domain, split_name, &face, params)?);
-                    } else if config.labels == LabelKind::Emotion {
+                    } else if face.emotion.is_some() {
                         train.push((split.domain, face));
                     }
                 }
@@ -289,31 +317,37 @@ pub fn split_seed(stage_seed: u64, domain: &str, split: &str) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Converts a rendered face (gray or RGB, 8-bit) to a channel-first RGB image.
-pub fn face_image(face: &FaceSample) -> Result<Image> {
-    let image = &face.image;
-    let rgb: Vec<u8> = match image.channels {
-        1 => image.pixels.iter().flat_map(|&v| [v, v, v]).collect(),
-        3 => image.pixels.clone(),
-        other => anyhow::bail!("face image has {other} channels; expected 1 or 3"),
+/// Faces of one domain split: drawn from the domain's real dataset when it has a
+/// `source`, else rendered and written in the generator's own layout under
+/// `data/<domain>/<split>/`. Rendered training faces of AU-only domains have no emotion.
+fn split_faces(split: &DomainSplits, stage_split: StageSplit, count: u64, seed: u64, ctx: &StageContext, out: &Path) -> Result<Vec<LabeledFace>> {
+    if let Some(name) = &split.source {
+        let entry = ctx.spec.data.get(name).with_context(|| format!("`source` names `{name}`, which is not defined under `data`"))?;
+        let source = DatasetSource::from_data_entry(name, entry)?;
+        let records = source.select(stage_split, count, seed, &|path: &Path| ctx.resolve(path))?;
+        tracing::info!(domain = split.domain.name(), dataset = source.dataset_name(), split = stage_split.name(), images = records.len(), "read real dataset split");
+        return records.iter().enumerate().map(|(index, record)| LabeledFace::from_record(index as u64, record)).collect();
+    }
+    let config = match &split.overrides {
+        Some(overrides) => split.domain.config().with_overrides(overrides)?,
+        None => split.domain.config(),
     };
-    Image::from_rgb8(image.height as usize, image.width as usize, &rgb)
-}
-
-/// Action Units of a face at or above `threshold`, in FACS order.
-fn present_units(face: &FaceSample, threshold: f32) -> Vec<ActionUnit> {
-    let mut units = face.truth.active_action_units(threshold);
-    units.sort();
-    units.dedup();
-    units
+    let rendered = assay_facegen::generate(&config, seed, count)?;
+    assay_facegen::write_split(&out.join("data").join(split.domain.name()).join(stage_split.name()), &rendered)?;
+    let mut faces = rendered.iter().map(LabeledFace::from_rendered).collect::<Result<Vec<_>>>()?;
+    if config.labels != LabelKind::Emotion {
+        for face in &mut faces {
+            face.emotion = None;
+        }
+    }
+    Ok(faces)
 }
 
 /// Regions to zoom into: those holding a present but subtle Action Unit, top to bottom,
 /// at most `max_zooms`. A region that the generator occluded is skipped, since its zoom
 /// shows nothing useful.
-pub fn inspection_plan(face: &FaceSample, params: &SynthesizeParams) -> Vec<FaceRegion> {
+pub fn inspection_plan(face: &LabeledFace, params: &SynthesizeParams) -> Vec<FaceRegion> {
     let subtle: Vec<ActionUnit> = face
-        .truth
         .action_units
         .iter()
         .filter(|a| a.intensity >= params.au_threshold && a.intensity < params.subtle_intensity)
@@ -322,36 +356,40 @@ pub fn inspection_plan(face: &FaceSample, params: &SynthesizeParams) -> Vec<Face
     regions_of(&subtle)
         .into_iter()
         .map(|(region, _)| region)
-        .filter(|region| face.truth.occluded_region != Some(*region))
+        .filter(|region| face.occluded_region != Some(*region))
         .take(params.max_zooms)
         .collect()
 }
 
 /// Builds the prompt-only sample of a face and writes its image.
-fn prompt_sample(out: &Path, domain: Domain, split: &str, face: &FaceSample, params: &SynthesizeParams) -> Result<Sample> {
+fn prompt_sample(out: &Path, domain: Domain, split: &str, face: &LabeledFace, params: &SynthesizeParams) -> Result<Sample> {
     let id = format!("{}-{split}-{:05}", domain.name(), face.index);
     let file = format!("images/{id}.ppm");
     let path = out.join(&file);
     if !path.is_file() {
-        write_ppm(&path, &face_image(face)?)?;
+        write_ppm(&path, &face.image)?;
     }
-    let units = present_units(face, params.au_threshold);
+    let units = face.present_units(params.au_threshold);
     let numbers: Vec<u32> = units.iter().map(|au| u32::from(au.number())).collect();
-    let answer = match face.truth.emotion {
+    let answer = match face.emotion {
         Some(emotion) => Some(Answer::new(emotion.name(), numbers.iter().copied()).map_err(anyhow::Error::msg)?.to_string()),
         None => None,
     };
-    let truth = &face.truth;
-    let metadata = json!({
+    let mut metadata = json!({
         "domain": domain.name(),
         "split": split,
         "index": face.index,
-        "emotion": truth.emotion.map(|e| e.name()),
+        "emotion": face.emotion.map(|e| e.name()),
         "action_units": numbers,
-        "face_box": [truth.face_box.x_min, truth.face_box.y_min, truth.face_box.x_max, truth.face_box.y_max],
-        "landmarks": truth.landmarks,
-        "occluded_region": truth.occluded_region.map(|r| r.name()),
+        "face_box": face.face_box.map(|b| [b.x_min, b.y_min, b.x_max, b.y_max]),
+        "landmarks": face.landmarks,
+        "occluded_region": face.occluded_region.map(|r| r.name()),
     });
+    // Rendered samples keep their metadata unchanged, so their files stay byte-identical.
+    if let Some(source_file) = &face.source_file {
+        metadata["source_file"] = json!(source_file);
+        metadata["prototype_units"] = json!(face.prototype_units);
+    }
     Ok(Sample { id, prompt: PROMPT.to_string(), images: vec![file], target: Vec::new(), answer, metadata })
 }
 
@@ -374,17 +412,16 @@ fn trajectory(
     out: &Path,
     id: &str,
     image: &Image,
-    face: &FaceSample,
+    face: &LabeledFace,
     plan: &[FaceRegion],
     params: &SynthesizeParams,
     runner: &mut dyn ToolRunner,
 ) -> Result<Vec<Segment>> {
-    let emotion = face.truth.emotion.context("training faces need an emotion label")?;
-    let units = present_units(face, params.au_threshold);
+    let emotion = face.emotion.context("training faces need an emotion label")?;
+    let units = face.present_units(params.au_threshold);
     let numbers: Vec<u32> = units.iter().map(|au| u32::from(au.number())).collect();
     let answer = Answer::new(emotion.name(), numbers).map_err(anyhow::Error::msg)?;
     let strong: Vec<ActionUnit> = face
-        .truth
         .action_units
         .iter()
         .filter(|a| a.intensity >= params.subtle_intensity)
@@ -450,11 +487,11 @@ fn trajectory(
 
 /// Draws `params.rl_prompts` indices into `train` with weight `n_e^-rebalance_power` for
 /// an image of emotion `e` with `n_e` training images.
-pub fn rebalanced_prompts(train: &[(Domain, FaceSample)], params: &SynthesizeParams, seed: u64) -> Vec<usize> {
+pub fn rebalanced_prompts(train: &[(Domain, LabeledFace)], params: &SynthesizeParams, seed: u64) -> Vec<usize> {
     if train.is_empty() || params.rl_prompts == 0 {
         return Vec::new();
     }
-    let emotion_of = |face: &FaceSample| face.truth.emotion.map(|e| e.index()).unwrap_or(0);
+    let emotion_of = |face: &LabeledFace| face.emotion.map(|e| e.index()).unwrap_or(0);
     let mut counts = [0usize; 8];
     for (_, face) in train {
         counts[emotion_of(face)] += 1;

@@ -15,7 +15,8 @@ use crate::error::{FacegenError, Result};
 use crate::sample::PixelBox;
 
 const DATASET: &str = "AffectNet";
-const LAYOUT: &str = "ROOT/Manually_Annotated_file_lists/{training,validation}.csv (or ROOT/*.csv) and images under ROOT/Manually_Annotated_Images/";
+/// Expected files and folders, as printed in the error for a missing path.
+pub const LAYOUT: &str = "ROOT/Manually_Annotated_file_lists/{training,validation}.csv (or ROOT/*.csv) and images under ROOT/Manually_Annotated_Images/";
 
 /// Loads the training (`DatasetSplit::Train`) or validation split of AffectNet under
 /// `root`. AffectNet's validation set serves as its test set in the literature.

@@ -13,7 +13,8 @@ use crate::action_unit::{ActionUnit, AuIntensity, Side};
 use crate::error::{FacegenError, Result};
 
 const DATASET: &str = "DISFA";
-const LAYOUT: &str = "LABELS_DIR/SNxxx/SNxxx_auN.txt with lines `frame,intensity` (0 to 5)";
+/// Expected files and folders, as printed in the error for a missing path.
+pub const LAYOUT: &str = "LABELS_DIR/SNxxx/SNxxx_auN.txt with lines `frame,intensity` (0 to 5)";
 
 /// Lowest DISFA intensity (0 to 5 scale) at which an AU counts as present.
 pub const PRESENT_INTENSITY: f32 = 2.0;

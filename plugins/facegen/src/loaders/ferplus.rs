@@ -13,7 +13,8 @@ use crate::emotion::Emotion;
 use crate::error::Result;
 
 const DATASET: &str = "FERPlus";
-const LAYOUT: &str =
+/// Expected files and folders, as printed in the error for a missing path.
+pub const LAYOUT: &str =
     "ROOT/fer2013new.csv and images in ROOT/FER2013Train/, ROOT/FER2013Valid/, ROOT/FER2013Test/";
 
 /// Vote columns in file order; the last two are `unknown` and `NF` (not a face).

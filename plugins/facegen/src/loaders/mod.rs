@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::action_unit::AuIntensity;
 use crate::emotion::Emotion;
 use crate::error::{FacegenError, Result};
-use crate::sample::PixelBox;
+use crate::sample::{FaceImage, PixelBox};
 
 pub use affectnet::load_affectnet;
 pub use disfa::{load_disfa, DisfaLayout};
@@ -73,6 +73,30 @@ impl LabeledImage {
             frame: None,
         }
     }
+}
+
+/// Decodes a dataset image (PNG or JPEG, detected from its content, not its extension)
+/// as 8-bit RGB, or grayscale when the file is grayscale.
+///
+/// # Errors
+/// [`FacegenError::Io`] when the file cannot be read, [`FacegenError::Decode`] when it is
+/// not a PNG or JPEG image.
+pub fn read_face_image(path: &Path) -> Result<FaceImage> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| FacegenError::io("read", path, e))?
+        .with_guessed_format()
+        .map_err(|e| FacegenError::io("read", path, e))?;
+    let decoded = reader.decode().map_err(|source| FacegenError::Decode {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (width, height) = (decoded.width(), decoded.height());
+    let face = if decoded.color().has_color() {
+        FaceImage { width, height, channels: 3, pixels: decoded.into_rgb8().into_raw() }
+    } else {
+        FaceImage { width, height, channels: 1, pixels: decoded.into_luma8().into_raw() }
+    };
+    Ok(face)
 }
 
 /// Paths of `records` whose image file does not exist.

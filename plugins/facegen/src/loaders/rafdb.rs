@@ -12,7 +12,8 @@ use crate::emotion::Emotion;
 use crate::error::Result;
 
 const DATASET: &str = "RAF-DB";
-const LAYOUT: &str =
+/// Expected files and folders, as printed in the error for a missing path.
+pub const LAYOUT: &str =
     "ROOT/EmoLabel/list_patition_label.txt and ROOT/Image/aligned/<name>_aligned.jpg";
 
 /// RAF-DB basic label (1 to 7) as an emotion.

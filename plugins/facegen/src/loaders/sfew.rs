@@ -10,7 +10,8 @@ use crate::emotion::Emotion;
 use crate::error::{FacegenError, Result};
 
 const DATASET: &str = "SFEW 2.0";
-const LAYOUT: &str = "SPLIT_DIR/<Emotion>/<image>.png|jpg, with emotion folders Angry, Disgust, Fear, Happy, Neutral, Sad, Surprise";
+/// Expected files and folders, as printed in the error for a missing path.
+pub const LAYOUT: &str = "SPLIT_DIR/<Emotion>/<image>.png|jpg, with emotion folders Angry, Disgust, Fear, Happy, Neutral, Sad, Surprise";
 const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
 
 /// Loads every image in the emotion folders of `split_dir` (for example `SFEW/Train`),

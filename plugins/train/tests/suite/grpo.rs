@@ -1,6 +1,9 @@
 //! The GRPO objective by hand, and the GRPO loop's options and resume.
 
-use assay_train::grpo::{train_grpo, GrpoConfig, GrpoInputs, NoHooks, WeightedReward};
+use anyhow::Context;
+use assay_train::grpo::{train_grpo, GrpoConfig, GrpoHooks, GrpoInputs, NoHooks, WeightedReward};
+use assay_train::rollout::Rollout;
+use assay_train::trajectory::Sample;
 use assay_train::kl::KlEstimator;
 use assay_train::loss::{aggregate, policy_loss, Aggregation, LossNormalizer, PolicyLossInputs, PolicyLossSettings, RatioLevel};
 use assay_train::rollout::RolloutConfig;
@@ -82,10 +85,20 @@ fn full_options() -> GrpoConfig {
 }
 
 fn run(policy: &mut TinyVlm, reference: &TinyVlm, checkpoint: &std::path::Path, stop_after: Option<f64>) -> anyhow::Result<Vec<Vec<(String, f64)>>> {
+    run_with_hooks(policy, reference, checkpoint, stop_after, &mut NoHooks)
+}
+
+fn run_with_hooks(
+    policy: &mut TinyVlm,
+    reference: &TinyVlm,
+    checkpoint: &std::path::Path,
+    stop_after: Option<f64>,
+    hooks: &mut dyn GrpoHooks,
+) -> anyhow::Result<Vec<Vec<(String, f64)>>> {
     let tokenizer = tokenizer();
     let prompts = common::grpo_prompts(policy, &tokenizer, &common::tasks(4, 40));
     let mut rewards = vec![WeightedReward { reward: Box::new(CorrectColour), weight: 1.0 }];
-    let inputs = GrpoInputs { codec: &tokenizer, prompts: &prompts, rewards: &mut rewards, tools: &mut common::ZoomTool, hooks: &mut NoHooks };
+    let inputs = GrpoInputs { codec: &tokenizer, prompts: &prompts, rewards: &mut rewards, tools: &mut common::ZoomTool, hooks };
     let mut seen = Vec::new();
     train_grpo(&full_options(), policy, Some(reference), inputs, Some(checkpoint), &mut |m| {
         // Wall-clock rates differ between runs; everything else must repeat exactly.
@@ -117,4 +130,77 @@ fn grpo_resume_is_bit_identical() {
     let rest = run(&mut resumed, &reference, &dir.path().join("split"), None).unwrap();
     assert_eq!(rest, full[1..].to_vec());
     assert_eq!(weights_of(&resumed), weights_of(&policy));
+}
+
+/// Adds `0.1 × groups shaped so far` to each group's first reward, so the rewards of a step
+/// depend on state carried over from earlier steps.
+struct CountingHook {
+    groups: u64,
+    /// Whether `state` returns the count; false behaves like a hook without checkpoint support.
+    saves_state: bool,
+}
+
+impl CountingHook {
+    fn new(saves_state: bool) -> Self {
+        Self { groups: 0, saves_state }
+    }
+}
+
+impl GrpoHooks for CountingHook {
+    fn shape_rewards(&mut self, _sample: &Sample, _group: &[Rollout], rewards: &mut [Option<f64>]) {
+        self.groups += 1;
+        if let Some(reward) = rewards[0].as_mut() {
+            *reward += 0.1 * self.groups as f64;
+        }
+    }
+
+    fn state(&self) -> serde_json::Value {
+        if self.saves_state {
+            serde_json::json!({ "groups": self.groups })
+        } else {
+            serde_json::Value::Null
+        }
+    }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> anyhow::Result<()> {
+        if self.saves_state {
+            self.groups = state["groups"].as_u64().context("hook state has no `groups` count")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs two steps uninterrupted, then the same two steps with a crash after step 1 and a
+/// resume in a fresh model and hook, and returns (full, resumed) metrics of step 2 and weights.
+fn interrupted_with_hook(saves_state: bool) -> ((Vec<(String, f64)>, Vec<Vec<f32>>), (Vec<(String, f64)>, Vec<Vec<f32>>)) {
+    let tokenizer = tokenizer();
+    let dir = tempfile::tempdir().unwrap();
+    let reference = tiny_model(&tokenizer, DType::F32, 50);
+
+    let mut policy = reference.duplicate().unwrap();
+    let full = run_with_hooks(&mut policy, &reference, &dir.path().join("full"), None, &mut CountingHook::new(saves_state)).unwrap();
+
+    let mut first = reference.duplicate().unwrap();
+    let split = dir.path().join("split");
+    assert!(run_with_hooks(&mut first, &reference, &split, Some(2.0), &mut CountingHook::new(saves_state)).is_err());
+    let mut resumed = tiny_model(&tokenizer, DType::F32, 51);
+    let rest = run_with_hooks(&mut resumed, &reference, &split, None, &mut CountingHook::new(saves_state)).unwrap();
+    assert_eq!(rest.len(), 1, "only step 2 runs after the resume");
+    ((full[1].clone(), weights_of(&policy)), (rest[0].clone(), weights_of(&resumed)))
+}
+
+#[test]
+fn grpo_resume_restores_hook_state() {
+    let ((full_metrics, full_weights), (resumed_metrics, resumed_weights)) = interrupted_with_hook(true);
+    assert_eq!(resumed_metrics, full_metrics);
+    assert_eq!(resumed_weights, full_weights);
+}
+
+#[test]
+fn grpo_resume_without_hook_state_diverges() {
+    // The control for the test above: a hook that saves nothing restarts its count at 0,
+    // which changes the shaped rewards of step 2.
+    let ((full_metrics, _), (resumed_metrics, _)) = interrupted_with_hook(false);
+    let reward = |metrics: &[(String, f64)]| metrics.iter().find(|(k, _)| k == "reward/mean").unwrap().1;
+    assert_ne!(reward(&resumed_metrics), reward(&full_metrics));
 }
