@@ -98,16 +98,19 @@ fn score_domain(tool: &assay_plugin_host::WasmTool, domain: Domain) -> DomainSco
 }
 
 /// Minimum detection rate and maximum landmark NME per domain, set a little below (and
-/// above) the values measured with `SEED` so that a regression fails.
+/// above) the values measured with `SEED`: detection 1.00, 1.00, 0.99, 0.94, 1.00 and
+/// NME 0.030, 0.024, 0.029, 0.088, 0.022 in the order below.
 ///
-/// NOTE: `sfew` images (heavy blur, noise sigma 10-24, dim light, 30% occlusion) are
-/// the hardest; its misses are mostly faces under an occluder or in near-black light.
+/// NOTE: `sfew` images (blur sigma 0.8-2, noise sigma 10-24, dim light, 30% occlusion)
+/// are the hardest. Its misses are faces whose mouth, nose or eyes lie under an occluder
+/// or a corrupted patch, or faces in near-black light, where the best window lands on
+/// a small face-like part of the image.
 const FLOORS: [(&str, f64, f64); 5] = [
-    ("ferplus", 0.97, 0.08),
-    ("rafdb", 0.97, 0.08),
-    ("affectnet", 0.95, 0.10),
-    ("sfew", 0.85, 0.16),
-    ("disfa", 0.97, 0.08),
+    ("ferplus", 0.97, 0.05),
+    ("rafdb", 0.97, 0.05),
+    ("affectnet", 0.95, 0.05),
+    ("sfew", 0.88, 0.12),
+    ("disfa", 0.97, 0.05),
 ];
 
 /// The default per-call fuel of a spec's tool (`limits.fuel` in the experiment YAML),
@@ -218,4 +221,21 @@ fn regenerate_face_model() {
     let path = assay_plugin_host::guest_build::workspace_root().join("plugins/tools/imaging/src/face_model.bin");
     std::fs::write(&path, model.to_bytes()).unwrap();
     eprintln!("wrote {}", path.display());
+}
+
+#[test]
+fn face_align_photo_within_spec_fuel() {
+    // The 512x512 photograph is the costliest input in the tests (about 470 million
+    // fuel units when measured, against about 250 million for a 128x128 render).
+    let tool = load_guest(
+        "face_align",
+        SandboxLimits {
+            fuel: SPEC_DEFAULT_FUEL,
+            ..SandboxLimits::default()
+        },
+    );
+    let photo = crate::common::load_png(&crate::common::test_data("astronaut.png"));
+    if let Err(e) = tool.invoke("{}", Some(&photo)) {
+        panic!("face_align on the astronaut photograph failed within {SPEC_DEFAULT_FUEL} fuel: {e}");
+    }
 }

@@ -1,9 +1,9 @@
 //! The face finder and aligner: finds the dominant face from pixels alone, estimates
 //! its eye and mouth centres, and warps it to the 112x112 template.
 //!
-//! Detection scans a HOG scale pyramid of the luma with a linear window classifier;
-//! the best window gives a first shape and the face box, and a cascade of linear
-//! regressors on patches warped to the canonical frame refines the shape (see
+//! Detection scans a HOG scale pyramid of the luma with a linear window classifier.
+//! The best window gives a first shape and the face box. A cascade of linear
+//! regressors on patches warped to the canonical frame then refines the shape (see
 //! [`crate::face_model`]). Working on luma makes gray and colour images alike. In
 //! colour images a skin-colour proposer ([`crate::skin`]) offers a second candidate,
 //! because the learned model, fitted on drawn faces, can miss a photographed face.
@@ -54,8 +54,8 @@ pub struct AlignedFace {
 const MIN_WINDOW_EDGES: f32 = 5.0;
 
 /// Smallest mean red-minus-blue difference, in 8-bit levels, of a skin-coloured face
-/// centre. On rendered faces it is below 20 only where an occluder covers the centre,
-/// and on the astronaut photograph the face has about 60 and the mission patch -17.
+/// centre. Of 400 rendered faces per colour domain, at least 95% measured 21 or more.
+/// In the astronaut photograph the face measured about 60 and the mission patch -17.
 const MIN_WARMTH: f32 = 8.0;
 
 /// Aligned-score handicap of the skin-colour candidate against the window candidate,
@@ -71,7 +71,7 @@ const SKIN_MARGIN: f32 = 0.25;
 ///
 /// # Errors
 /// Returns a message starting with "no face found" when no candidate is accepted: the
-/// best window scores below the model's threshold or holds almost no edges (or the
+/// best window scores below the model's threshold or contains almost no edges (or the
 /// image is smaller than one window), and the skin candidate is missing or scores
 /// below the threshold. Returns "embedded face model is invalid" when the model file
 /// does not match this code.
@@ -97,9 +97,9 @@ pub fn detect_face_with(model: &FaceModel, image: &RgbImage) -> Result<FaceDetec
 
     // The window classifier is fitted on drawn faces, so on photographs its best window
     // can miss the face. For colour images the skin-colour finder proposes a second
-    // face. A candidate with a skin-hued centre beats one without; between two such,
-    // the classifier's score on the aligned patches decides, and the skin face needs a
-    // clear margin because its landmarks are coarser.
+    // face. A candidate with a skin-hued centre beats one without. Between two such,
+    // the classifier's score on the aligned patches decides. The skin face needs a
+    // clear margin there because its landmarks are coarser.
     if image.channels >= 3 {
         if let Ok(found) = detect_skin_face(image) {
             if found.landmarks_measured {
@@ -134,9 +134,9 @@ struct Candidate {
     aligned_score: f32,
 }
 
-/// Whether the mean colour between the eyes and the mouth is warm: red above blue by at
-/// least `MIN_WARMTH` levels, as every skin tone is (from pale to dark brown, red
-/// exceeds blue by 20 or more levels even in dim light). A gray image counts as warm.
+/// Checks that the mean colour between the eyes and the mouth is warm, with red above
+/// blue by at least `MIN_WARMTH` levels. Every skin tone from pale to dark brown is,
+/// and a gray image counts as warm.
 fn warm_centre(image: &RgbImage, shape: &Shape) -> bool {
     if image.channels < 3 {
         return true;
@@ -157,7 +157,8 @@ fn warm_centre(image: &RgbImage, shape: &Shape) -> bool {
 }
 
 /// Scans the pyramid with the window classifier and refines the best window's shape.
-/// The outer error is a broken model; the inner one says why no face was accepted.
+/// The outer error means a broken model. The inner one gives the reason no face was
+/// accepted.
 fn window_candidate(model: &FaceModel, pyramid: &Pyramid, image: &RgbImage) -> Result<Result<Candidate, String>, String> {
     let Some(hit) = model.scan(pyramid) else {
         return Ok(Err(format!(
@@ -205,9 +206,9 @@ fn shape_of(landmarks: &Landmarks) -> Shape {
     [l.left_eye.0, l.left_eye.1, l.right_eye.0, l.right_eye.1, l.mouth.0, l.mouth.1]
 }
 
-/// Whether the shape looks like a face inside `face_box`: the eyes left to right and
-/// within 45 degrees of level, the mouth below the eyes, and every point inside the
-/// box grown by half its size.
+/// Checks that the shape looks like a face inside `face_box`: the eyes left to right
+/// and within 45 degrees of level, the mouth below the eyes, and every point inside
+/// the box grown by half its size.
 fn plausible(shape: &Shape, face_box: &PixelBox) -> bool {
     let (dx, dy) = (shape[2] - shape[0], shape[3] - shape[1]);
     let mid_y = 0.5 * (shape[1] + shape[3]);

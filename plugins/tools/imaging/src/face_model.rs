@@ -1,7 +1,7 @@
-//! The learned parts of the face finder and how they are applied: a linear HOG window
-//! classifier that scores every window of the scale pyramid, a linear regressor from the
-//! best window to the eye and mouth centres and the face box, and a cascade of linear
-//! regressors that refine the centres on a patch warped to the canonical frame
+//! The learned parts of the face finder and how they are applied. A linear HOG window
+//! classifier scores every window of the scale pyramid. A linear regressor maps the
+//! best window to the eye and mouth centres and the face box. A cascade of linear
+//! regressors then refines the centres on patches warped to the canonical frame
 //! (supervised descent, after Xiong and De la Torre, CVPR 2013).
 //!
 //! The weights are fitted offline on rendered synthetic faces (see [`crate::face_train`])

@@ -2,11 +2,13 @@
 //! face boxes. The guests never call this; the host's test suite runs it on rendered
 //! synthetic faces to regenerate `face_model.bin`.
 //!
-//! Steps: (1) a ridge-regression window classifier on HOG windows (positives: windows
-//! that fit the face box, negatives: random windows elsewhere), refitted after mining
-//! the highest-scoring wrong windows; (2) a ridge regressor from window features to the
-//! shape and face box; (3) a cascade of ridge regressors from canonical-patch features
-//! to shape corrections, each fitted on the shapes the previous stage produces.
+//! Steps:
+//! 1. Fit a ridge-regression window classifier on HOG windows. Positives are windows
+//!    that fit the face box and negatives random windows elsewhere. Refit it after
+//!    adding the highest-scoring wrong windows (hard-negative mining).
+//! 2. Fit a ridge regressor from window features to the shape and face box.
+//! 3. Fit a cascade of ridge regressors from canonical-patch features to shape
+//!    corrections, each on the shapes the previous stage produces.
 
 use crate::face_model::{
     apply_delta, canonical_features, canonical_to_image, shape_points, FaceModel, LinearMap, Shape, FEATURES,
@@ -26,7 +28,7 @@ pub struct TrainingFace {
 }
 
 impl TrainingFace {
-    /// Returns the face mirrored left to right; the eyes swap so that `left` stays the
+    /// Returns the face mirrored left to right. The eyes swap so that `left` stays the
     /// eye on the image's left.
     pub fn mirrored(&self) -> Self {
         let (w, h, c) = (self.image.width as usize, self.image.height as usize, self.image.channels as usize);
@@ -126,7 +128,7 @@ fn window_targets(face: &TrainingFace, window: &PixelBox) -> [f32; WINDOW_OUTPUT
     [u(s[0]), v(s[1]), u(s[2]), v(s[3]), u(s[4]), v(s[5]), u(b.x0), v(b.y0), u(b.x1), v(b.y1)]
 }
 
-/// Every window position of a pyramid, with its IoU against the face's window.
+/// Lists every window position of a pyramid with its IoU against the face's window.
 fn windows_with_iou(pyramid: &Pyramid, face_window: &PixelBox) -> Vec<(usize, usize, usize, f32)> {
     let mut all = Vec::new();
     for (index, level) in pyramid.levels.iter().enumerate() {

@@ -23,14 +23,6 @@ impl GrayImage {
         }
     }
 
-    /// Value at integer position `(x, y)`, clamped to the nearest edge pixel.
-    #[inline]
-    pub fn at_clamped(&self, x: isize, y: isize) -> f32 {
-        let x = x.clamp(0, self.width as isize - 1) as usize;
-        let y = y.clamp(0, self.height as isize - 1) as usize;
-        self.pixels[y * self.width + x]
-    }
-
     /// Samples the plane at the real-valued position `(x, y)` with bilinear weights.
     /// Pixel centres sit at integer coordinates; positions outside the plane take the
     /// nearest edge value.
@@ -55,7 +47,8 @@ impl GrayImage {
     /// # Panics
     /// Panics when `width` or `height` is 0.
     pub fn resize(&self, width: usize, height: usize) -> Self {
-        assert!(width > 0 && height > 0, "resize target {width}x{height} is empty");
+        assert!(width > 0, "resize target width is 0");
+        assert!(height > 0, "resize target height is 0");
         let x_taps = tent_taps(self.width, width);
         let y_taps = tent_taps(self.height, height);
 
@@ -83,31 +76,30 @@ impl GrayImage {
     /// Smooths with the separable binomial kernel `[1, 2, 1] / 4` (close to a Gaussian
     /// of sigma 0.7 pixels), repeating edge pixels.
     pub fn smooth(&self) -> Self {
-        let (w, h) = (self.width as isize, self.height as isize);
+        let (w, h) = (self.width, self.height);
         let mut horizontal = vec![0.0f32; self.pixels.len()];
         for y in 0..h {
+            let row = &self.pixels[y * w..(y + 1) * w];
+            let out = &mut horizontal[y * w..(y + 1) * w];
             for x in 0..w {
-                horizontal[(y * w + x) as usize] = 0.25 * self.at_clamped(x - 1, y)
-                    + 0.5 * self.at_clamped(x, y)
-                    + 0.25 * self.at_clamped(x + 1, y);
+                let left = row[x.saturating_sub(1)];
+                let right = row[(x + 1).min(w - 1)];
+                out[x] = 0.25 * left + 0.5 * row[x] + 0.25 * right;
             }
         }
-        let horizontal = GrayImage {
-            width: self.width,
-            height: self.height,
-            pixels: horizontal,
-        };
         let mut pixels = vec![0.0f32; self.pixels.len()];
         for y in 0..h {
+            let above = &horizontal[y.saturating_sub(1) * w..][..w];
+            let centre = &horizontal[y * w..][..w];
+            let below = &horizontal[(y + 1).min(h - 1) * w..][..w];
+            let out = &mut pixels[y * w..(y + 1) * w];
             for x in 0..w {
-                pixels[(y * w + x) as usize] = 0.25 * horizontal.at_clamped(x, y - 1)
-                    + 0.5 * horizontal.at_clamped(x, y)
-                    + 0.25 * horizontal.at_clamped(x, y + 1);
+                out[x] = 0.25 * above[x] + 0.5 * centre[x] + 0.25 * below[x];
             }
         }
         Self {
-            width: self.width,
-            height: self.height,
+            width: w,
+            height: h,
             pixels,
         }
     }

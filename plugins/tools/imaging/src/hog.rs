@@ -1,7 +1,7 @@
 //! Histograms of oriented gradients (HOG) on a grid of square cells, the features of
 //! the face finder (after Dalal and Triggs, CVPR 2005).
 //!
-//! Each cell of `CELL x CELL` pixels holds `BINS` unsigned orientation bins (0 to 180
+//! Each cell of `CELL x CELL` pixels contains `BINS` unsigned orientation bins (0 to 180
 //! degrees), so a dark edge on a light ground and a light edge on a dark ground give the
 //! same histogram. Each cell is divided by the root-mean-square energy of its 3x3 cell
 //! neighbourhood, which removes the local contrast (dim light, light gradients across
@@ -91,7 +91,8 @@ impl CellGrid {
     /// # Panics
     /// Panics when the window leaves the padded grid.
     pub fn window(&self, cx: usize, cy: usize, side: usize, out: &mut Vec<f32>) {
-        assert!(cx + side <= self.columns() && cy + side <= self.rows(), "window outside the cell grid");
+        assert!(cx + side <= self.columns(), "window passes the grid's right edge");
+        assert!(cy + side <= self.rows(), "window passes the grid's bottom edge");
         let columns = self.columns();
         for row in cy..cy + side {
             out.extend_from_slice(&self.values[(row * columns + cx) * BINS..][..side * BINS]);
@@ -118,19 +119,21 @@ impl CellGrid {
 fn raw_histograms(gray: &GrayImage, cells_x: usize, cells_y: usize) -> Vec<f32> {
     let mut raw = vec![0.0f32; cells_x * cells_y * BINS];
     let bin_width = std::f32::consts::PI / BINS as f32;
+    let (w, h) = (gray.width, gray.height);
     for y in 0..cells_y * CELL {
+        // Central differences, repeating the edge pixels.
+        let above = &gray.pixels[y.saturating_sub(1) * w..][..w];
+        let row = &gray.pixels[y * w..][..w];
+        let below = &gray.pixels[(y + 1).min(h - 1) * w..][..w];
         for x in 0..cells_x * CELL {
-            let (xi, yi) = (x as isize, y as isize);
-            let gx = gray.at_clamped(xi + 1, yi) - gray.at_clamped(xi - 1, yi);
-            let gy = gray.at_clamped(xi, yi + 1) - gray.at_clamped(xi, yi - 1);
-            let magnitude = gx.hypot(gy);
-            if magnitude == 0.0 {
+            let gx = row[(x + 1).min(w - 1)] - row[x.saturating_sub(1)];
+            let gy = below[x] - above[x];
+            let magnitude_squared = gx * gx + gy * gy;
+            if magnitude_squared == 0.0 {
                 continue;
             }
-            let mut angle = gy.atan2(gx);
-            if angle < 0.0 {
-                angle += std::f32::consts::PI;
-            }
+            let magnitude = magnitude_squared.sqrt();
+            let angle = unsigned_angle(gx, gy);
             // Bin k is centred on (k + 0.5) * bin_width; angles wrap at 180 degrees.
             let position = angle / bin_width - 0.5;
             let lower = position.floor();
@@ -143,6 +146,30 @@ fn raw_histograms(gray: &GrayImage, cells_x: usize, cells_y: usize) -> Vec<f32> 
         }
     }
     raw
+}
+
+/// Gradient direction folded into `[0, pi]`, from a rational approximation of the
+/// arctangent (absolute error below 0.005 radians, a quarter of a degree, against
+/// 20-degree bins). It replaces `atan2`, which dominated the cost of the features
+/// inside the fuel-metered WebAssembly sandbox.
+#[inline]
+fn unsigned_angle(gx: f32, gy: f32) -> f32 {
+    // Opposite gradients share an unsigned orientation, so turn the vector into the
+    // upper half plane.
+    let (x, y) = if gy < 0.0 { (-gx, -gy) } else { (gx, gy) };
+    let (ax, ay) = (x.abs(), y);
+    // atan(t) for t in [0, 1] is about t (pi / 4 + 0.273 (1 - t)).
+    let atan = |t: f32| t * (std::f32::consts::FRAC_PI_4 + 0.273 * (1.0 - t));
+    let first_quadrant = if ay <= ax {
+        atan(ay / ax)
+    } else {
+        std::f32::consts::FRAC_PI_2 - atan(ax / ay)
+    };
+    if x < 0.0 {
+        std::f32::consts::PI - first_quadrant
+    } else {
+        first_quadrant
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +196,20 @@ mod tests {
         assert!((first_cell[0] - 400.0).abs() < 1e-3, "{first_cell:?}");
         assert!((first_cell[8] - 400.0).abs() < 1e-3, "{first_cell:?}");
         assert!(first_cell[1..8].iter().all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn unsigned_angle_is_close_to_atan2() {
+        for step in 0..720 {
+            let theta = (step as f32 + 0.3).to_radians() * 0.5;
+            let (gx, gy) = (3.0 * theta.cos(), 3.0 * theta.sin());
+            let want = gy.atan2(gx).rem_euclid(std::f32::consts::PI);
+            let got = unsigned_angle(gx, gy);
+            // Compare on the circle of period pi, where 0 and pi are the same direction.
+            let diff = (got - want).rem_euclid(std::f32::consts::PI);
+            let error = diff.min(std::f32::consts::PI - diff);
+            assert!(error < 0.005, "theta {theta}: got {got}, want {want}");
+        }
     }
 
     #[test]

@@ -41,13 +41,20 @@ pub struct Level {
 impl Level {
     /// Builds the level of `gray` whose pixels are `scale` times the input's.
     pub fn new(gray: &GrayImage, scale: f32) -> Self {
-        let width = ((gray.width as f32 * scale).round() as usize).max(1);
-        let height = ((gray.height as f32 * scale).round() as usize).max(1);
-        let resized = gray.resize(width, height).smooth();
+        Self::from_source(gray, (gray.width, gray.height), scale)
+    }
+
+    /// Builds the level whose pixels are `scale` times those of an input of
+    /// `input_size` (width, height), resampling `source`, which is that input or a
+    /// downscaled copy of it.
+    fn from_source(source: &GrayImage, input_size: (usize, usize), scale: f32) -> Self {
+        let width = ((input_size.0 as f32 * scale).round() as usize).max(1);
+        let height = ((input_size.1 as f32 * scale).round() as usize).max(1);
+        let resized = source.resize(width, height).smooth();
         let cells = CellGrid::new(&resized, PAD_CELLS);
         Self {
-            scale_x: width as f32 / gray.width as f32,
-            scale_y: height as f32 / gray.height as f32,
+            scale_x: width as f32 / input_size.0 as f32,
+            scale_y: height as f32 / input_size.1 as f32,
             gray: resized,
             cells,
         }
@@ -92,10 +99,25 @@ impl Pyramid {
         let shorter = gray.width.min(gray.height) as f32;
         let largest = MAX_WINDOW_FRACTION * shorter;
         let smallest = (MIN_WINDOW_FRACTION * shorter).max(MIN_WINDOW_SIDE).min(largest);
+        let input_size = (gray.width, gray.height);
+
+        // The tent filter's cost grows with the source size, so when even the largest
+        // level is under half the input's size (large photographs), resample the input
+        // once to that level's size and build every level from the copy.
+        let largest_scale = WINDOW_PIXELS as f32 / smallest;
+        let downscaled;
+        let source = if largest_scale < 0.5 {
+            let width = ((gray.width as f32 * largest_scale).round() as usize).max(1);
+            let height = ((gray.height as f32 * largest_scale).round() as usize).max(1);
+            downscaled = gray.resize(width, height);
+            &downscaled
+        } else {
+            gray
+        };
         let mut levels = Vec::new();
         let mut side = largest;
         while side >= smallest * 0.999 {
-            levels.push(Level::new(gray, WINDOW_PIXELS as f32 / side));
+            levels.push(Level::from_source(source, input_size, WINDOW_PIXELS as f32 / side));
             side /= LEVEL_STEP;
         }
         Self { levels }
@@ -115,8 +137,8 @@ impl Pyramid {
     }
 }
 
-/// The square window, in input pixels, that a face box of this size would fill: centred
-/// on the box, with side `WINDOW_PER_FACE * sqrt(width * height)`.
+/// Returns the square window, in input pixels, that a face box would fill: centred on
+/// the box, with side `WINDOW_PER_FACE * sqrt(width * height)`.
 pub fn window_for_face(face_box: &PixelBox) -> PixelBox {
     let side = WINDOW_PER_FACE * (face_box.width() * face_box.height()).sqrt();
     let (cx, cy) = (0.5 * (face_box.x0 + face_box.x1), 0.5 * (face_box.y0 + face_box.y1));

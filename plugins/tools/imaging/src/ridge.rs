@@ -99,8 +99,8 @@ impl RidgeSums {
         let mut solution = vec![0.0f32; d * self.outputs];
         let mut column = vec![0.0f64; d];
         for k in 0..self.outputs {
-            for i in 0..d {
-                column[i] = self.xty[i * self.outputs + k];
+            for (i, value) in column.iter_mut().enumerate() {
+                *value = self.xty[i * self.outputs + k];
             }
             cholesky_solve(&a, d, &mut column);
             for i in 0..d {

@@ -30,7 +30,8 @@ impl Similarity {
     /// Returns a message when the scale is 0, so that no inverse exists.
     pub fn inverse(&self) -> Result<Self, String> {
         let norm = self.a * self.a + self.b * self.b;
-        if !(norm > 0.0) || !norm.is_finite() {
+        // `norm` is NaN or infinite when a coefficient is, and then there is no inverse.
+        if norm <= 0.0 || !norm.is_finite() {
             return Err(format!("similarity with scale {} has no inverse", self.scale()));
         }
         // The inverse of [a -b; b a] is [a b; -b a] / (a^2 + b^2).
