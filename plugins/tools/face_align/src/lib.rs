@@ -1,10 +1,13 @@
 //! `face_align`: finds the face from pixels alone, estimates eye and mouth centres,
 //! warps the face to the 112x112 template with bilinear sampling, and returns the region
-//! boxes of the aligned frame.
+//! boxes of the aligned frame. The finder is `imaging::detect_face`: a HOG window
+//! classifier and landmark regressors fitted offline on rendered faces, with a
+//! skin-colour proposer for colour photographs.
 //!
 //! Arguments (JSON): none are needed, so `{}` is valid. The observation text is a JSON
 //! object with `face_box` (`[x0, y0, x1, y1]` in input pixels), `landmarks` (input
-//! pixels), `landmarks_measured`, `size` (112) and `regions` (boxes in the aligned
+//! pixels), `landmarks_measured` (`false` when the refined landmarks failed the
+//! geometry checks and the coarse first estimate is returned), `size` (112) and `regions` (boxes in the aligned
 //! frame). The one image is the aligned face. No face found is a tool error.
 
 use imaging::{align_face, RgbImage, ALIGNED_SIZE};

@@ -5,9 +5,16 @@
 
 pub mod buffer;
 pub mod face;
+pub mod face_model;
+pub mod face_train;
+pub mod gray;
+pub mod hog;
+pub mod pyramid;
 pub mod regions;
 pub mod resize;
+pub mod ridge;
 pub mod similarity;
+pub mod skin;
 
 pub use buffer::{PixelBox, RgbImage};
 pub use face::{align_face, detect_face, AlignedFace, FaceDetection, Landmarks};

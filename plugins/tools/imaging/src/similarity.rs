@@ -19,6 +19,31 @@ impl Similarity {
         )
     }
 
+    /// Scale factor, `hypot(a, b)`.
+    pub fn scale(&self) -> f32 {
+        self.a.hypot(self.b)
+    }
+
+    /// Returns the inverse transform.
+    ///
+    /// # Errors
+    /// Returns a message when the scale is 0, so that no inverse exists.
+    pub fn inverse(&self) -> Result<Self, String> {
+        let norm = self.a * self.a + self.b * self.b;
+        // `norm` is NaN or infinite when a coefficient is, and then there is no inverse.
+        if norm <= 0.0 || !norm.is_finite() {
+            return Err(format!("similarity with scale {} has no inverse", self.scale()));
+        }
+        // The inverse of [a -b; b a] is [a b; -b a] / (a^2 + b^2).
+        let (a, b) = (self.a / norm, -self.b / norm);
+        Ok(Self {
+            a,
+            b,
+            tx: -(a * self.tx - b * self.ty),
+            ty: -(b * self.tx + a * self.ty),
+        })
+    }
+
     /// Fits the transform that maps `from[i]` closest to `to[i]` in the least-squares
     /// sense (the closed form of Umeyama's method restricted to 2-D without reflection).
     ///
@@ -87,6 +112,19 @@ mod tests {
         for (got, want) in [(fit.a, truth.a), (fit.b, truth.b), (fit.tx, truth.tx), (fit.ty, truth.ty)] {
             assert!((got - want).abs() < 1e-4, "{got} vs {want}");
         }
+    }
+
+    #[test]
+    fn inverse_undoes_transform() {
+        let t = Similarity {
+            a: 1.5,
+            b: -0.4,
+            tx: 3.0,
+            ty: 7.0,
+        };
+        let inverse = t.inverse().unwrap();
+        let (x, y) = inverse.apply(t.apply((2.0, -5.0)));
+        assert!((x - 2.0).abs() < 1e-5 && (y + 5.0).abs() < 1e-5, "({x}, {y})");
     }
 
     #[test]
