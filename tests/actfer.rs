@@ -297,7 +297,7 @@ mod uc_grpo_resume {
         let prompt = format!("{PROMPT} {index}");
         let finish = Segment::Assistant { text: format!("<answer>{answer}</answer><eos>") };
         // Every other sample zooms before answering.
-        let target = if index % 2 == 0 {
+        let target = if index.is_multiple_of(2) {
             vec![
                 Segment::Assistant { text: ZOOM_CALL.into() },
                 Segment::Observation { text: "the mouth shows AU12".into(), images: Vec::new() },
