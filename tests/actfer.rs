@@ -264,7 +264,7 @@ mod uc_grpo_resume {
     const ZOOM_CALL: &str = "<tool>zoom_in{}</tool>";
     const ANSWERS: [&str; 3] = ["happiness; AU6, AU12", "sadness; AU1, AU4, AU15", "surprise; AU1, AU2, AU26"];
 
-    /// Answers `zoom_in` with a fixed text observation and rejects other tools.
+    /// Returns a fixed text observation for `zoom_in` and rejects other tools.
     struct TextZoom;
 
     impl ToolRunner for TextZoom {
@@ -297,7 +297,7 @@ mod uc_grpo_resume {
         let prompt = format!("{PROMPT} {index}");
         let finish = Segment::Assistant { text: format!("<answer>{answer}</answer><eos>") };
         // Every other sample zooms before answering.
-        let target = if index % 2 == 0 {
+        let target = if index.is_multiple_of(2) {
             vec![
                 Segment::Assistant { text: ZOOM_CALL.into() },
                 Segment::Observation { text: "the mouth shows AU12".into(), images: Vec::new() },
@@ -309,7 +309,7 @@ mod uc_grpo_resume {
         Sample { id: format!("s{index}"), prompt, images: Vec::new(), target, answer: Some(answer.into()), metadata: serde_json::Value::Null }
     }
 
-    /// A tiny policy after a few SFT steps on both kinds of trajectory.
+    /// Builds a tiny policy and trains it for a few SFT steps on both kinds of trajectory.
     fn starting_policy(tokenizer: &Tokenizer) -> TinyVlm {
         let config = TinyVlmConfig {
             hidden_size: 32,
@@ -349,8 +349,8 @@ mod uc_grpo_resume {
 
     type StepLog = Vec<Vec<(String, f64)>>;
 
-    /// Runs 3 UC-GRPO steps with a checkpoint after each; `crash_at` fails while step N is
-    /// reported, before its checkpoint.
+    /// Runs 3 UC-GRPO steps with a checkpoint after each. With `crash_at` N, the run fails
+    /// while step N is reported, before its checkpoint is written.
     fn train(policy: &mut TinyVlm, tokenizer: &Tokenizer, hooks: &mut dyn GrpoHooks, checkpoints: &Path, crash_at: Option<f64>) -> anyhow::Result<StepLog> {
         let prompts: Vec<GrpoPrompt> = (0..6)
             .map(|i| {
@@ -373,7 +373,7 @@ mod uc_grpo_resume {
         let inputs = GrpoInputs { codec: tokenizer, prompts: &prompts, rewards: &mut rewards, tools: &mut TextZoom, hooks };
         let mut log = Vec::new();
         train_grpo(&config, policy, None, inputs, Some(checkpoints), &mut |metrics| {
-            // Wall-clock rates differ between runs; every other metric must repeat exactly.
+            // Wall-clock rates differ between runs, but every other metric must repeat exactly.
             log.push(metrics.iter().filter(|(k, _)| !k.contains("per_second")).map(|(k, v)| (k.clone(), *v)).collect());
             if crash_at.is_some_and(|step| metrics["step"] >= step) {
                 anyhow::bail!("simulated crash");

@@ -87,3 +87,27 @@ fn cora_smoke_tables_match_committed() {
     let check = assay(dir.path(), &["report", &run_dir, "--check", "--out", committed.to_str().unwrap()]);
     assert!(check.status.success(), "regenerated tables differ from reports/cora-smoke:\n{}", text(&check));
 }
+
+#[test]
+fn actfer_smoke_tables_match_committed() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let spec = repo.join("experiments/actfer/smoke.yaml");
+    // The spec's tool paths assume the default target folder; CI may put it elsewhere, so
+    // build (or find) the guests here and pass their paths.
+    let guest = |name: &str| assay_plugin_host::guest_build::guest_path(name).expect("the WebAssembly guests build");
+    let tool_paths = [
+        format!("plugins.tools.face_align.path={}", guest("face_align").display()),
+        format!("plugins.tools.zoom_in.path={}", guest("zoom_in").display()),
+    ];
+    let run = assay(dir.path(), &["run", spec.to_str().unwrap(), "--set", &tool_paths[0], "--set", &tool_paths[1]]);
+    assert!(run.status.success(), "{}", text(&run));
+    let run_dir = String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("run folder: ").map(str::to_string))
+        .expect("`assay run` prints the run folder");
+
+    let committed = repo.join("reports/actfer-smoke");
+    let check = assay(dir.path(), &["report", &run_dir, "--check", "--out", committed.to_str().unwrap()]);
+    assert!(check.status.success(), "regenerated tables differ from reports/actfer-smoke:\n{}", text(&check));
+}

@@ -170,9 +170,12 @@ impl GrpoHooks for CountingHook {
     }
 }
 
+/// Metrics of one step and the final weights.
+type StepAndWeights = (Vec<(String, f64)>, Vec<Vec<f32>>);
+
 /// Runs two steps uninterrupted, then the same two steps with a crash after step 1 and a
 /// resume in a fresh model and hook, and returns (full, resumed) metrics of step 2 and weights.
-fn interrupted_with_hook(saves_state: bool) -> ((Vec<(String, f64)>, Vec<Vec<f32>>), (Vec<(String, f64)>, Vec<Vec<f32>>)) {
+fn interrupted_with_hook(saves_state: bool) -> (StepAndWeights, StepAndWeights) {
     let tokenizer = tokenizer();
     let dir = tempfile::tempdir().unwrap();
     let reference = tiny_model(&tokenizer, DType::F32, 50);
