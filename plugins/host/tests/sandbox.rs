@@ -165,6 +165,14 @@ fn no_folder_without_grant() {
 }
 
 #[test]
+fn each_call_starts_with_fresh_memory() {
+    let tool = hostile();
+    for _ in 0..3 {
+        assert_eq!(call(tool, "count_calls").unwrap(), "earlier calls: 0");
+    }
+}
+
+#[test]
 fn environment_is_empty() {
     assert_eq!(call(hostile(), "env").unwrap(), "env: ");
 }

@@ -9,6 +9,9 @@
 //! `/data/input.txt` for writing and appends to it), `delete_data` (removes
 //! `/data/input.txt`), `mkdir_data` (creates the folder `/data/made`) and `escape_data`
 //! (reads `/data/../../etc/passwd`).
+//!
+//! `count_calls` increments a static counter and returns its previous value, which is 0
+//! unless the host reuses the guest's memory between calls.
 
 wit_bindgen::generate!({
     world: "tool",
@@ -21,7 +24,7 @@ struct Hostile;
 
 fn mode(args: &str) -> &str {
     // A test guest: a substring match on the JSON is enough and keeps serde out.
-    const MODES: [&str; 13] = [
+    const MODES: [&str; 14] = [
         "ok",
         "loop",
         "memory_bomb",
@@ -35,6 +38,7 @@ fn mode(args: &str) -> &str {
         "delete_data",
         "mkdir_data",
         "escape_data",
+        "count_calls",
     ];
     for mode in MODES {
         if args.contains(&format!("\"{mode}\"")) {
@@ -114,6 +118,11 @@ impl Guest for Hostile {
                 Ok(()) => "created /data/made".to_string(),
                 Err(e) => return Err(format!("mkdir /data/made failed: {e}")),
             },
+            "count_calls" => {
+                static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let before = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!("earlier calls: {before}")
+            }
             "escape_data" => match std::fs::read_to_string("/data/../../etc/passwd") {
                 Ok(contents) => contents,
                 Err(e) => return Err(format!("read /data/../../etc/passwd failed: {e}")),
