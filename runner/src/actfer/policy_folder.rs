@@ -31,7 +31,8 @@ pub fn save_policy_folder(stage_dir: &Path, policy: &TinyVlm, tokenizer: &Tokeni
 
 /// Loads the policy folder of a stage's output folder onto the CPU in f32.
 ///
-/// TODO: only `TinyVlm` policies load here; a Qwen3-VL policy needs its own folder layout.
+/// Qwen policies have their own layout (a Hugging Face folder); see
+/// [`crate::stages::stage_policy`].
 ///
 /// # Errors
 /// The folder or one of its files is missing or invalid; the message names the file and
