@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assay::run::scalars::read_scalars;
-use assay::run::{self, RunError, RunOptions};
+use assay::run::{self, RunOptions};
 use assay::stage::Registry;
 use assay::stages::grpo::GrpoStage;
 use assay::stages::sft::SftStage;
@@ -16,7 +16,7 @@ use assay_qwen3_vl::{LoadOptions, Qwen3Vl};
 use assay_train::candle_core::{DType, Device};
 use assay_train::{Policy, Sequence};
 
-use crate::training_stages::ColourData;
+use crate::training_stages::{assert_overrides_rejected, ColourData};
 
 fn registry() -> Registry {
     let mut registry = Registry::builtin();
@@ -136,16 +136,7 @@ fn qwen_settings_are_checked_before_loading() {
         ("models.policy.params={}", "trains nothing"),
         ("stages.sft.training.optimizer.groups={vision: {frozen: true}}", "vision"),
     ];
-    for (setting, expected) in invalid {
-        let options = RunOptions { overrides: vec![setting.into()], dry_run: true, ..RunOptions::default() };
-        match run::run(Some(&spec), &options, &registry()) {
-            Err(RunError::Invalid(diagnostics)) => {
-                let text = format!("{diagnostics:?}");
-                assert!(text.contains(expected), "`{setting}` gave diagnostics without `{expected}`: {text}");
-            }
-            other => panic!("`{setting}` was accepted: {other:?}"),
-        }
-    }
+    assert_overrides_rejected(&spec, &registry(), &invalid);
 
     // A budget below the estimate stops the stage before any weight is read.
     let options = RunOptions { overrides: vec!["models.policy.params.memory_budget_gib=1.0e-6".into()], ..RunOptions::default() };

@@ -231,9 +231,15 @@ fn invalid_training_settings_are_rejected() {
         ("stages.grpo.tools=[zoom]", "zoom"),
         ("stages.grpo.shaping={name: reshape}", "reshape"),
     ];
-    for (setting, expected) in cases {
+    assert_overrides_rejected(&spec, &registry(), &cases);
+}
+
+/// Checks that each `(override, expected)` makes a dry run of `spec` invalid with a
+/// diagnostic that contains `expected`.
+pub(crate) fn assert_overrides_rejected(spec: &Path, registry: &Registry, cases: &[(&str, &str)]) {
+    for &(setting, expected) in cases {
         let options = RunOptions { overrides: vec![setting.into()], dry_run: true, ..RunOptions::default() };
-        match run::run(Some(&spec), &options, &registry()) {
+        match run::run(Some(spec), &options, registry) {
             Err(RunError::Invalid(diagnostics)) => {
                 let text = format!("{diagnostics:?}");
                 assert!(text.contains(expected), "`{setting}` gave diagnostics without `{expected}`: {text}");
