@@ -187,6 +187,28 @@ fn changed_parameter_reruns_stage_and_downstream() {
 }
 
 #[test]
+fn changed_seed_or_data_file_reruns_stages() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("scores.csv");
+    fs::write(&data, "id,score\n1,0.5\n").unwrap();
+    let body = format!("data:\n  scores:\n    kind: csv\n    path: {}\n{TWO_STAGES}", data.display());
+    let spec = write_spec(dir.path(), &body);
+    run::run(Some(&spec), &RunOptions::default(), &registry()).unwrap();
+
+    // Another experiment seed gives every stage another seed.
+    let options = RunOptions { overrides: vec!["experiment.seed=8".into()], ..RunOptions::default() };
+    let reseeded = run::run(Some(&spec), &options, &registry()).unwrap().run_dir.unwrap();
+    assert!(statuses(&reseeded).iter().all(|(_, status)| *status == StageStatus::Succeeded), "{:?}", statuses(&reseeded));
+
+    // Editing a data file invalidates the stages; an unchanged rerun is cached again.
+    let cached = run::run(Some(&spec), &RunOptions::default(), &registry()).unwrap().run_dir.unwrap();
+    assert!(statuses(&cached).iter().all(|(_, status)| *status == StageStatus::Cached));
+    fs::write(&data, "id,score\n1,0.9\n").unwrap();
+    let edited = run::run(Some(&spec), &RunOptions::default(), &registry()).unwrap().run_dir.unwrap();
+    assert!(statuses(&edited).iter().all(|(_, status)| *status == StageStatus::Succeeded), "{:?}", statuses(&edited));
+}
+
+#[test]
 fn changed_downstream_parameter_keeps_upstream_cached() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path(), TWO_STAGES);

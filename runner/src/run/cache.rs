@@ -29,6 +29,14 @@ pub struct KeyMaterial {
     /// `name@version sha256` of every plugin the stage uses.
     pub plugins: Vec<String>,
     pub assay_version: String,
+    /// The stage's seed, derived from `experiment.seed` and the stage name.
+    #[serde(default)]
+    pub seed: u64,
+    /// Fingerprint of every dataset and model path of the spec and of every existing
+    /// file or folder named in the stage's parameters, by absolute path: editing a data
+    /// file invalidates the stages that could read it.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
 }
 
 impl KeyMaterial {
@@ -38,6 +46,58 @@ impl KeyMaterial {
         let canonical = canonical_json(&value);
         hex::encode(Sha256::digest(canonical.as_bytes()))
     }
+}
+
+/// Files up to this size are fingerprinted by content; larger ones (checkpoint shards,
+/// archives) by size and modification time, so a run does not read gigabytes to plan.
+const CONTENT_HASH_LIMIT: u64 = 64 << 20;
+
+/// Folders are fingerprinted by the names, sizes and modification times of at most this
+/// many entries (a real image dataset has hundreds of thousands).
+const FOLDER_ENTRY_LIMIT: usize = 1_000_000;
+
+/// Fingerprint of a file or folder: the SHA-256 of a small file's bytes, or of the size
+/// and modification time of a large file, or of the sorted listing (relative path, size,
+/// modification time) of a folder. `None` when the path does not exist.
+pub fn fingerprint(path: &Path) -> Option<String> {
+    let metadata = std::fs::metadata(path).ok()?;
+    let mut hasher = Sha256::new();
+    if metadata.is_file() {
+        if metadata.len() <= CONTENT_HASH_LIMIT {
+            hasher.update(std::fs::read(path).ok()?);
+        } else {
+            hasher.update(file_stamp(&metadata).as_bytes());
+        }
+    } else {
+        let mut entries = Vec::new();
+        let mut pending = vec![path.to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            let Ok(listing) = std::fs::read_dir(&dir) else { continue };
+            for entry in listing.flatten() {
+                if entries.len() >= FOLDER_ENTRY_LIMIT {
+                    break;
+                }
+                let Ok(meta) = entry.metadata() else { continue };
+                let relative = entry.path().strip_prefix(path).map(Path::to_path_buf).unwrap_or_default();
+                if meta.is_dir() {
+                    pending.push(entry.path());
+                } else {
+                    entries.push(format!("{}\t{}", relative.display(), file_stamp(&meta)));
+                }
+            }
+        }
+        entries.sort();
+        for entry in &entries {
+            hasher.update(entry.as_bytes());
+            hasher.update(b"\n");
+        }
+    }
+    Some(hex::encode(hasher.finalize()))
+}
+
+fn file_stamp(metadata: &std::fs::Metadata) -> String {
+    let modified = metadata.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+    format!("{} {}.{:09}", metadata.len(), modified.as_secs(), modified.subsec_nanos())
 }
 
 /// Serializes JSON with object keys sorted at every depth, whatever map type serde_json uses.
@@ -125,6 +185,19 @@ pub fn describe_changes(old: &KeyMaterial, new: &KeyMaterial) -> Vec<String> {
     if old.plugins != new.plugins {
         changes.push(format!("plugins changed from {:?} to {:?}", old.plugins, new.plugins));
     }
+    if old.seed != new.seed {
+        changes.push(format!("stage seed changed from {} to {} (`experiment.seed` or the stage name)", old.seed, new.seed));
+    }
+    for (path, print) in &new.files {
+        match old.files.get(path) {
+            Some(old_print) if old_print == print => {}
+            Some(_) => changes.push(format!("file `{path}` changed")),
+            None => changes.push(format!("file `{path}` added")),
+        }
+    }
+    for path in old.files.keys().filter(|path| !new.files.contains_key(*path)) {
+        changes.push(format!("file `{path}` removed"));
+    }
     if old.assay_version != new.assay_version {
         changes.push(format!("assay version changed from {} to {}", old.assay_version, new.assay_version));
     }
@@ -182,7 +255,35 @@ mod tests {
             inputs: BTreeMap::new(),
             plugins: vec![],
             assay_version: "0.1.0".into(),
+            seed: 0,
+            files: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn fingerprints_follow_content_and_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("scores.csv");
+        fs::write(&file, "id,score\n1,0.5\n").unwrap();
+        let before = fingerprint(&file).unwrap();
+        let folder_before = fingerprint(dir.path()).unwrap();
+        fs::write(&file, "id,score\n1,0.6\n").unwrap();
+        assert_ne!(fingerprint(&file).unwrap(), before);
+        fs::write(dir.path().join("extra.csv"), "x").unwrap();
+        assert_ne!(fingerprint(dir.path()).unwrap(), folder_before);
+        assert_eq!(fingerprint(&dir.path().join("missing")), None);
+    }
+
+    #[test]
+    fn seed_and_files_are_part_of_the_key() {
+        let base = material(json!({}));
+        let seeded = KeyMaterial { seed: 1, ..base.clone() };
+        let mut edited = base.clone();
+        edited.files.insert("/data/a.csv".into(), "abc".into());
+        assert_ne!(base.key(), seeded.key());
+        assert_ne!(base.key(), edited.key());
+        assert!(describe_changes(&base, &seeded)[0].contains("seed"));
+        assert_eq!(describe_changes(&base, &edited), vec!["file `/data/a.csv` added".to_string()]);
     }
 
     #[test]

@@ -201,8 +201,34 @@ fn load_for_run(spec_path: Option<&Path>, options: &RunOptions, registry: &Regis
     Ok(loaded)
 }
 
+/// Fingerprints of the spec's dataset and model paths, which every stage's key includes:
+/// a stage may read any of them through a data entry or a model name.
+fn spec_files(spec: &spec::Experiment) -> BTreeMap<String, String> {
+    let paths = spec.data.values().filter_map(|d| d.path.as_ref()).chain(spec.models.values().filter_map(|m| m.path.as_ref()));
+    paths.filter_map(|path| Some((path.display().to_string(), cache::fingerprint(path)?))).collect()
+}
+
+/// Adds the fingerprint of every absolute path among the string values of `params` that
+/// exists. Relative paths are resolved by the stage at run time and are not covered.
+fn param_files(params: &serde_json::Value, files: &mut BTreeMap<String, String>) {
+    match params {
+        serde_json::Value::String(text) => {
+            let path = Path::new(text);
+            if path.is_absolute() && !files.contains_key(text) {
+                if let Some(print) = cache::fingerprint(path) {
+                    files.insert(text.clone(), print);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| param_files(item, files)),
+        serde_json::Value::Object(map) => map.values().for_each(|value| param_files(value, files)),
+        _ => {}
+    }
+}
+
 fn plan_stages(loaded: &LoadedSpec, registry: &Registry) -> Result<Vec<PlannedStage>, RunError> {
     let mut plan: Vec<PlannedStage> = Vec::new();
+    let shared_files = spec_files(&loaded.spec);
     let mut problems = Vec::new();
     // Identifying a plugin loads its file (a WebAssembly tool is compiled), so each one is
     // identified once per run however many stages use it.
@@ -237,12 +263,16 @@ fn plan_stages(loaded: &LoadedSpec, registry: &Registry) -> Result<Vec<PlannedSt
                 Err(message) => problems.push(Diagnostic::at_node(&stage.params, message.clone())),
             }
         }
+        let mut files = shared_files.clone();
+        param_files(&checked.params, &mut files);
         let material = KeyMaterial {
             kind: stage.kind.clone(),
             params: checked.params,
             inputs,
             plugins: plugins.iter().map(PluginIdentity::key).collect(),
             assay_version: env!("CARGO_PKG_VERSION").to_string(),
+            seed: seed::stage_seed(loaded.spec.experiment.seed, &stage.name),
+            files,
         };
         plan.push(PlannedStage {
             name: stage.name.clone(),

@@ -43,7 +43,13 @@ pub fn validate_stages(spec: &Experiment, root: &Node, registry: &Registry) -> V
         let stage_node = stage_nodes.get(index).unwrap_or(&stage.params);
         let name_location = stage_node.get("name").map_or(stage_node.location.clone(), |node| node.location.clone());
 
-        // Check that the name is unique.
+        // Check that the name is a safe folder name (it becomes `stages/<name>`) and unique.
+        if !is_folder_name(&stage.name) {
+            problems.push(
+                Diagnostic::new(name_location.clone(), format!("invalid stage name `{}`", stage.name))
+                    .with_help("use ASCII letters, digits, `-`, `_` and `.` only, because the name becomes a folder name"),
+            );
+        }
         if let Some(first) = first_use.get(stage.name.as_str()) {
             problems.push(
                 Diagnostic::new(name_location.clone(), format!("duplicate stage name `{}`, first used at {first}", stage.name))
@@ -142,13 +148,18 @@ pub fn validate_sections(spec: &mut Experiment, root: &Node, paths: PathCheck) -
     problems
 }
 
+/// Whether `name` is usable as one folder name on every platform: ASCII letters, digits,
+/// `-`, `_` and `.`, not empty, not `.` or `..`.
+fn is_folder_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) && name != "." && name != ".."
+}
+
 fn check_experiment_name(spec: &Experiment, root: &Node, problems: &mut Vec<Diagnostic>) {
     let name = &spec.experiment.name;
-    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) && name != "." && name != "..";
-    if !valid {
+    if !is_folder_name(name) {
         problems.push(
             Diagnostic::new(locate(root, &["experiment", "name"]), format!("invalid experiment name `{name}`"))
-                .with_help("use letters, digits, `-`, `_` and `.` only, because the name becomes a folder name"),
+                .with_help("use ASCII letters, digits, `-`, `_` and `.` only, because the name becomes a folder name"),
         );
     }
 }

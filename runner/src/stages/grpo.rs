@@ -261,9 +261,9 @@ impl StageRunner for GrpoStage {
                 problems.extend(policy_io::validate_model(spec, "model", model));
                 problems.extend(policy_io::validate_optimizer_groups(spec, model, params.training.optimizer.groups.keys().cloned()));
             }
-            (Some(_), None) => {}
+            (Some(stage), None) => problems.extend(policy_io::validate_stage_name(spec, "policy", stage, Some(&["sft", "grpo"]))),
         }
-        problems.extend(params.data.validate("data"));
+        problems.extend(params.data.validate("data", spec));
 
         if params.rewards.is_empty() {
             problems.push(Diagnostic::for_key("rewards", "`rewards` is empty: name at least one `plugins.rewards` entry"));

@@ -52,15 +52,19 @@ impl Default for DataSource {
 }
 
 impl DataSource {
-    /// Checks that `stage` and `path` are not both set.
-    pub fn validate(&self, key: &str) -> Vec<Diagnostic> {
+    /// Checks that `stage` and `path` are not both set and that `stage` names a stage of
+    /// the spec.
+    pub fn validate(&self, key: &str, spec: &Experiment) -> Vec<Diagnostic> {
         if self.stage.is_some() && self.path.is_some() {
             return vec![Diagnostic::for_key(
                 key,
                 format!("`{key}` sets both `stage` and `path`: keep one (a stage's `{}`, or a file)", self.file),
             )];
         }
-        Vec::new()
+        match &self.stage {
+            Some(stage) => validate_stage_name(spec, &format!("{key}.stage"), stage, None).into_iter().collect(),
+            None => Vec::new(),
+        }
     }
 
     /// Resolves the samples file of a running stage.
@@ -73,6 +77,22 @@ impl DataSource {
             return Ok(ctx.resolve(path));
         }
         Ok(input_folder(ctx, self.stage.as_deref())?.join(&self.file))
+    }
+}
+
+/// Checks that `name`, given at `key`, is a stage of the spec, and of one of `kinds` when
+/// given; the message lists the stages there are.
+pub fn validate_stage_name(spec: &Experiment, key: &str, name: &str, kinds: Option<&[&str]>) -> Option<Diagnostic> {
+    let Some(stage) = spec.stages.iter().find(|stage| stage.name == name) else {
+        let names: Vec<&str> = spec.stages.iter().map(|stage| stage.name.as_str()).collect();
+        return Some(Diagnostic::for_key(key, format!("`{key}` names stage `{name}`, which the spec does not have; its stages are {names:?}")));
+    };
+    match kinds {
+        Some(kinds) if !kinds.contains(&stage.kind.as_str()) => Some(Diagnostic::for_key(
+            key,
+            format!("`{key}` names stage `{name}` of kind `{}`, but it must be a stage of kind {kinds:?} that writes a policy", stage.kind),
+        )),
+        _ => None,
     }
 }
 

@@ -54,7 +54,7 @@ impl StageRunner for SftStage {
     fn validate(params: &SftParams, spec: &Experiment) -> Vec<Diagnostic> {
         let mut problems = policy_io::validate_model(spec, "model", &params.model);
         problems.extend(policy_io::validate_optimizer_groups(spec, &params.model, params.training.optimizer.groups.keys().cloned()));
-        problems.extend(params.data.validate("data"));
+        problems.extend(params.data.validate("data", spec));
         let training = &params.training;
         problems.extend(spec::at_least("training.epochs", training.epochs, 1));
         problems.extend(spec::at_least("training.batch_size", training.batch_size, 1));
