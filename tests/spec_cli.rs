@@ -38,6 +38,15 @@ fn validate_accepts_valid_specs() {
     assert_eq!(stdout(&output), "valid.yaml: ok (0 stages)\nchild.yaml: ok (0 stages)\n");
 }
 
+/// A reader that closes the pipe early (`| head`) ends `assay` quietly. The schema
+/// (about 80 KB) is larger than a pipe's buffer, so the writes after `head` exits fail.
+#[test]
+fn closed_pipe_ends_quietly() {
+    let command = format!("'{}' schema | head -c 1 >/dev/null", env!("CARGO_BIN_EXE_assay"));
+    let output = Command::new("sh").args(["-c", &command]).current_dir(repository_root()).output().expect("run sh");
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}
+
 /// The full-scale recipes name checkpoints, datasets and plugin builds of a GPU machine:
 /// `--no-path-check` checks everything else, and a plain `validate` names a missing path.
 #[test]
