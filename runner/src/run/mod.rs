@@ -427,6 +427,8 @@ fn execute_stage(
         return Err(error);
     }
 
+    // Steps replayed after a resume were logged twice; the published log keeps each once.
+    scalars::compact(&work_dir)?;
     let marker = OutputMarker { stage: stage.name.clone(), key: key.clone(), material: stage.material.clone() };
     atomic::write_atomic(&work_dir.join(OUTPUT_MARKER), serde_json::to_string_pretty(&marker)?.as_bytes())?;
     atomic::rename_folder(&work_dir, &output)?;

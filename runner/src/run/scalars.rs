@@ -2,7 +2,8 @@
 //!
 //! Each stage appends JSON lines to `<work dir>/scalars.jsonl`, flushed per line so a
 //! crash loses at most the line being written. Readers keep the last value of each
-//! (step, name), so a stage resumed from a checkpoint simply logs the replayed steps again.
+//! (step, name), so a stage resumed from a checkpoint simply logs the replayed steps again;
+//! [`compact`] leaves one line each in the published folder.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -65,6 +66,24 @@ pub fn read_scalars(stage_dir: &Path) -> anyhow::Result<Vec<Scalar>> {
     Ok(latest.into_iter().map(|((step, name), value)| Scalar { step, name, value }).collect())
 }
 
+/// Rewrites a finished stage's log with one line per (step, name), the last value
+/// logged, in step order; the file is replaced atomically. No log is left as it is.
+///
+/// # Errors
+/// The log cannot be read or written.
+pub fn compact(stage_dir: &Path) -> anyhow::Result<()> {
+    let path = stage_dir.join(SCALARS_FILE);
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut text = String::new();
+    for scalar in read_scalars(stage_dir)? {
+        text.push_str(&serde_json::to_string(&scalar)?);
+        text.push('\n');
+    }
+    super::atomic::write_atomic(&path, text.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +103,10 @@ mod tests {
         let scalars = read_scalars(dir.path()).unwrap();
         assert_eq!(scalars.len(), 2);
         assert_eq!(scalars[1], Scalar { step: 2, name: "loss".into(), value: 1.25 });
+
+        // Compaction keeps exactly those lines.
+        compact(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(SCALARS_FILE)).unwrap();
+        assert_eq!(text, "{\"step\":1,\"name\":\"loss\",\"value\":2.0}\n{\"step\":2,\"name\":\"loss\",\"value\":1.25}\n");
     }
 }
