@@ -111,3 +111,27 @@ fn actfer_smoke_tables_match_committed() {
     let check = assay(dir.path(), &["report", &run_dir, "--check", "--out", committed.to_str().unwrap()]);
     assert!(check.status.success(), "regenerated tables differ from reports/actfer-smoke:\n{}", text(&check));
 }
+
+/// Two runs of one spec, the second reusing every stage from the first: a report over
+/// both keeps them apart (a reused stage's results carry the first run's id on disk).
+#[test]
+fn report_combines_runs_that_reused_cached_stages() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let spec = repo.join("experiments/cora/smoke.yaml");
+    let run_folder = |output: &Output| {
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .find_map(|line| line.strip_prefix("run folder: ").map(str::to_string))
+            .expect("`assay run` prints the run folder")
+    };
+    let first = assay(dir.path(), &["run", spec.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", text(&first));
+    let second = assay(dir.path(), &["run", spec.to_str().unwrap()]);
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(text(&second).contains("cached"), "the second run should reuse the first: {}", text(&second));
+
+    let out = dir.path().join("combined");
+    let report = assay(dir.path(), &["report", &run_folder(&first), &run_folder(&second), "--out", out.to_str().unwrap()]);
+    assert!(report.status.success(), "{}", text(&report));
+}

@@ -71,7 +71,10 @@ impl Runs {
                 let stage_name = stage_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 let results_path = stage_dir.join(RESULTS_FILE);
                 if results_path.is_file() {
-                    let frame = read_results(&results_path)?;
+                    // A stage reused from the cache carries the id of the run that first
+                    // wrote it; the rows belong to the run folder they are read from.
+                    let mut frame = read_results(&results_path)?;
+                    relabel_run(&mut frame, &run_name, &results_path)?;
                     debug!(path = %results_path.display(), rows = frame.height(), "read results");
                     match &mut results {
                         Some(all) => {
@@ -82,9 +85,9 @@ impl Runs {
                 }
                 let predictions_path = stage_dir.join(PREDICTIONS_FILE);
                 if predictions_path.is_file() {
-                    let frame = read_predictions(&predictions_path)?;
-                    let run = first_string(&frame, "run").unwrap_or_else(|| run_name.clone());
-                    predictions.push(StagePredictions { run, stage: stage_name, frame });
+                    let mut frame = read_predictions(&predictions_path)?;
+                    relabel_run(&mut frame, &run_name, &predictions_path)?;
+                    predictions.push(StagePredictions { run: run_name.clone(), stage: stage_name, frame });
                 }
             }
 
@@ -106,6 +109,13 @@ impl Runs {
     }
 }
 
+/// Sets the `run` column of every row to `run` (the id of the folder read).
+fn relabel_run(frame: &mut DataFrame, run: &str, path: &Path) -> Result<()> {
+    let height = frame.height();
+    frame.with_column(Column::new("run".into(), vec![run; height])).map_err(|e| ReportError::polars(path, e))?;
+    Ok(())
+}
+
 fn stage_dirs(run_dir: &Path) -> Result<Vec<PathBuf>> {
     let stages = run_dir.join("stages");
     if !stages.is_dir() {
@@ -118,8 +128,4 @@ fn stage_dirs(run_dir: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     dirs.sort();
     Ok(dirs)
-}
-
-fn first_string(frame: &DataFrame, name: &str) -> Option<String> {
-    frame.column(name).ok()?.str().ok()?.get(0).map(str::to_owned)
 }
