@@ -54,7 +54,7 @@ fn full_scale_recipes_validate_without_their_files() {
     let root = repository_root();
     let output = assay(&root, &["validate", "--no-path-check", "experiments/actfer/actfer.yaml"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "experiments/actfer/actfer.yaml: ok (10 stages)\n");
+    assert_eq!(stdout(&output), "experiments/actfer/actfer.yaml: ok (11 stages)\n");
 
     let output = assay(&root, &["validate", "--set", "models.qwen3_vl_4b.path=/nonexistent/qwen", "experiments/actfer/actfer.yaml"]);
     assert_eq!(output.status.code(), Some(2));
