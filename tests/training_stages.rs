@@ -235,6 +235,7 @@ fn invalid_training_settings_are_rejected() {
         ("stages.grpo.data.stage=dat", "dat"),
         ("stages.sft.name=../../escape", "invalid stage name"),
         ("stages.sft.name=''", "invalid stage name"),
+        ("models.tiny.params.hidden_size=10000000", "weights (without the vocabulary)"),
     ];
     assert_overrides_rejected(&spec, &registry(), &cases);
 }

@@ -124,6 +124,42 @@ impl TinyVlmConfig {
                 self.init_std
             );
         }
+        // Large sizes would abort on allocation rather than fail: check them here.
+        let weights = self.weight_count_without_vocabulary();
+        if weights > MAX_WEIGHTS {
+            bail!(
+                "these sizes give about {weights} weights (without the vocabulary), above the {MAX_WEIGHTS} that \
+                 the built-in `tiny_vlm` allows: lower `hidden_size`, `num_layers` or `intermediate_size`, \
+                 or train a Qwen checkpoint for a large model"
+            );
+        }
+        if self.max_seq_len > MAX_SEQ_LEN || self.image_size > MAX_IMAGE_SIZE {
+            bail!(
+                "`max_seq_len` {} (at most {MAX_SEQ_LEN}) or `image_size` {} (at most {MAX_IMAGE_SIZE}) is too large for `tiny_vlm`",
+                self.max_seq_len,
+                self.image_size
+            );
+        }
         Ok(())
     }
+
+    /// Number of weights of the decoder, vision encoder and projector, without the
+    /// embedding and output rows that scale with the vocabulary. Saturates instead of
+    /// overflowing.
+    pub fn weight_count_without_vocabulary(&self) -> u128 {
+        let (h, i, l) = (self.hidden_size as u128, self.intermediate_size as u128, self.num_layers as u128);
+        let (vh, vi, vl) = (self.vision_hidden_size as u128, self.vision_intermediate_size as u128, self.vision_layers as u128);
+        let patch = 3 * (self.patch_size as u128).pow(2);
+        let decoder = l * (4 * h * h + 3 * h * i + 2 * h);
+        let vision = patch * vh + vl * (4 * vh * vh + 2 * vh * vi + 2 * vh);
+        decoder.saturating_add(vision).saturating_add(vh * h)
+    }
 }
+
+/// Largest `tiny_vlm` accepted, in weights without the vocabulary: 10^9, about 4 GB in f32
+/// before gradients and optimizer states.
+pub const MAX_WEIGHTS: u128 = 1_000_000_000;
+/// Longest context of a `tiny_vlm`, in tokens.
+pub const MAX_SEQ_LEN: usize = 1 << 20;
+/// Largest image side of a `tiny_vlm`, in pixels.
+pub const MAX_IMAGE_SIZE: usize = 8192;
