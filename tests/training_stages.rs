@@ -231,7 +231,6 @@ fn invalid_training_settings_are_rejected() {
         ("stages.grpo.tools=[zoom]", "zoom"),
         ("stages.grpo.shaping={name: reshape}", "reshape"),
         ("stages.grpo.policy=sft_agentc", "sft_agentc"),
-        ("stages.grpo.policy=data", "must be a stage of kind"),
         ("stages.grpo.data.stage=dat", "dat"),
         ("stages.sft.name=../../escape", "invalid stage name"),
         ("stages.sft.name=''", "invalid stage name"),

@@ -89,8 +89,8 @@ impl StageRunner for Evaluate {
         if let Some(name) = &params.align_tool {
             problems.extend(crate::spec::plugin(spec, PluginSection::Tools, "align_tool", name));
         }
-        problems.extend(super::policy_io::validate_stage_name(spec, "policy_stage", &params.policy_stage, Some(&["sft", "grpo"])));
-        problems.extend(super::policy_io::validate_stage_name(spec, "data_stage", &params.data_stage, None));
+        problems.extend(super::policy_io::validate_stage_name(spec, "policy_stage", &params.policy_stage));
+        problems.extend(super::policy_io::validate_stage_name(spec, "data_stage", &params.data_stage));
         if !(1..=16).contains(&params.max_turns) {
             problems.push(Diagnostic::for_key("max_turns", format!("`max_turns` is {}; it must be 1 to 16", params.max_turns)));
         }

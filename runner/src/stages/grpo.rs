@@ -261,7 +261,7 @@ impl StageRunner for GrpoStage {
                 problems.extend(policy_io::validate_model(spec, "model", model));
                 problems.extend(policy_io::validate_optimizer_groups(spec, model, params.training.optimizer.groups.keys().cloned()));
             }
-            (Some(stage), None) => problems.extend(policy_io::validate_stage_name(spec, "policy", stage, Some(&["sft", "grpo"]))),
+            (Some(stage), None) => problems.extend(policy_io::validate_stage_name(spec, "policy", stage)),
         }
         problems.extend(params.data.validate("data", spec));
 

@@ -62,7 +62,7 @@ impl DataSource {
             )];
         }
         match &self.stage {
-            Some(stage) => validate_stage_name(spec, &format!("{key}.stage"), stage, None).into_iter().collect(),
+            Some(stage) => validate_stage_name(spec, &format!("{key}.stage"), stage).into_iter().collect(),
             None => Vec::new(),
         }
     }
@@ -80,20 +80,14 @@ impl DataSource {
     }
 }
 
-/// Checks that `name`, given at `key`, is a stage of the spec, and of one of `kinds` when
-/// given; the message lists the stages there are.
-pub fn validate_stage_name(spec: &Experiment, key: &str, name: &str, kinds: Option<&[&str]>) -> Option<Diagnostic> {
-    let Some(stage) = spec.stages.iter().find(|stage| stage.name == name) else {
-        let names: Vec<&str> = spec.stages.iter().map(|stage| stage.name.as_str()).collect();
-        return Some(Diagnostic::for_key(key, format!("`{key}` names stage `{name}`, which the spec does not have; its stages are {names:?}")));
-    };
-    match kinds {
-        Some(kinds) if !kinds.contains(&stage.kind.as_str()) => Some(Diagnostic::for_key(
-            key,
-            format!("`{key}` names stage `{name}` of kind `{}`, but it must be a stage of kind {kinds:?} that writes a policy", stage.kind),
-        )),
-        _ => None,
+/// Checks that `name`, given at `key`, is a stage of the spec; the message lists the
+/// stages there are. (Any kind may write a policy folder, so the kind is not checked.)
+pub fn validate_stage_name(spec: &Experiment, key: &str, name: &str) -> Option<Diagnostic> {
+    if spec.stages.iter().any(|stage| stage.name == name) {
+        return None;
     }
+    let names: Vec<&str> = spec.stages.iter().map(|stage| stage.name.as_str()).collect();
+    Some(Diagnostic::for_key(key, format!("`{key}` names stage `{name}`, which the spec does not have; its stages are {names:?}")))
 }
 
 /// Returns the output folder of input stage `name`, or of the only input when `name` is
