@@ -68,7 +68,41 @@ pub fn build_table(spec: &TableSpec, reference: &ReferenceBlock, runs: &Runs) ->
     build_indexed(spec, reference, runs, &ResultsIndex::new(&runs.results)?)
 }
 
+/// Lists the metric names and axis values of `spec` that no result of `runs` carries:
+/// most often a typo, which would otherwise only show as a column or row of dashes.
+///
+/// # Errors
+/// The results frame lacks the tidy columns.
+pub fn unknown_names(spec: &TableSpec, runs: &Runs) -> Result<Vec<String>> {
+    Ok(unknown_in_index(spec, &ResultsIndex::new(&runs.results)?))
+}
+
+fn unknown_in_index(spec: &TableSpec, index: &ResultsIndex) -> Vec<String> {
+    let mut problems = Vec::new();
+    let known = |dimension: Dimension| -> HashSet<&str> { index.names(dimension).iter().copied().collect() };
+    let metrics = known(Dimension::Metric);
+    for metric in &spec.metrics {
+        if !metrics.contains(metric.name.as_str()) {
+            let mut names: Vec<&str> = metrics.iter().copied().collect();
+            names.sort_unstable();
+            problems.push(format!("metric `{}` is in no results; the results have {names:?}", metric.name));
+        }
+    }
+    for axis in [&spec.rows, &spec.columns] {
+        let values = known(axis.by);
+        for value in axis.values.iter().filter(|value| !values.contains(value.as_str())) {
+            let dimension = format!("{:?}", axis.by).to_lowercase();
+            problems.push(format!("{dimension} `{value}` is in no results"));
+        }
+    }
+    problems
+}
+
 fn build_indexed(spec: &TableSpec, reference: &ReferenceBlock, runs: &Runs, index: &ResultsIndex) -> Result<Table> {
+    for problem in unknown_in_index(spec, index) {
+        warn!(table = %spec.name, "{problem}: check the spelling in the table spec");
+    }
+
     // Decide per distinct name, not per row, which results enter the table.
     let metric_index: HashMap<&str, usize> = spec.metrics.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
     let metric_of_code: Vec<Option<usize>> = index.names(Dimension::Metric).iter().map(|name| metric_index.get(name).copied()).collect();

@@ -11,6 +11,22 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 #[test]
+fn misspelled_names_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = fixture::load(dir.path());
+    let spec = fixture::table_spec("main");
+    assert_eq!(assay_report::build::unknown_names(&spec, &runs).unwrap(), Vec::<String>::new());
+
+    let mut misspelled = spec.clone();
+    misspelled.metrics[0].name = "acuracy".into();
+    misspelled.rows.values.push("nosuch".into());
+    let problems = assay_report::build::unknown_names(&misspelled, &runs).unwrap();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].starts_with("metric `acuracy` is in no results"), "{problems:?}");
+    assert_eq!(problems[1], "stage `nosuch` is in no results");
+}
+
+#[test]
 fn mean_and_std_over_three_seeds() {
     let dir = tempfile::tempdir().unwrap();
     let runs = fixture::load(dir.path());
