@@ -11,6 +11,14 @@ fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
+/// Returns the run folder that `assay run` printed.
+fn run_folder(run: &Output) -> String {
+    String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("run folder: ").map(str::to_string))
+        .expect("`assay run` prints the run folder")
+}
+
 fn scores_csv() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/cora/data/guardian_scores.csv")
 }
@@ -78,10 +86,7 @@ fn cora_smoke_tables_match_committed() {
     let spec = repo.join("experiments/cora/smoke.yaml");
     let run = assay(dir.path(), &["run", spec.to_str().unwrap()]);
     assert!(run.status.success(), "{}", text(&run));
-    let run_dir = String::from_utf8_lossy(&run.stdout)
-        .lines()
-        .find_map(|line| line.strip_prefix("run folder: ").map(str::to_string))
-        .expect("`assay run` prints the run folder");
+    let run_dir = run_folder(&run);
 
     let committed = repo.join("reports/cora-smoke");
     let check = assay(dir.path(), &["report", &run_dir, "--check", "--out", committed.to_str().unwrap()]);
@@ -102,10 +107,7 @@ fn actfer_smoke_tables_match_committed() {
     ];
     let run = assay(dir.path(), &["run", spec.to_str().unwrap(), "--set", &tool_paths[0], "--set", &tool_paths[1]]);
     assert!(run.status.success(), "{}", text(&run));
-    let run_dir = String::from_utf8_lossy(&run.stdout)
-        .lines()
-        .find_map(|line| line.strip_prefix("run folder: ").map(str::to_string))
-        .expect("`assay run` prints the run folder");
+    let run_dir = run_folder(&run);
 
     let committed = repo.join("reports/actfer-smoke");
     let check = assay(dir.path(), &["report", &run_dir, "--check", "--out", committed.to_str().unwrap()]);
@@ -119,12 +121,6 @@ fn report_combines_runs_that_reused_cached_stages() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = tempfile::tempdir().unwrap();
     let spec = repo.join("experiments/cora/smoke.yaml");
-    let run_folder = |output: &Output| {
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .find_map(|line| line.strip_prefix("run folder: ").map(str::to_string))
-            .expect("`assay run` prints the run folder")
-    };
     let first = assay(dir.path(), &["run", spec.to_str().unwrap()]);
     assert!(first.status.success(), "{}", text(&first));
     let second = assay(dir.path(), &["run", spec.to_str().unwrap()]);

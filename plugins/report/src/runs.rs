@@ -72,7 +72,7 @@ impl Runs {
                 let results_path = stage_dir.join(RESULTS_FILE);
                 if results_path.is_file() {
                     // A stage reused from the cache carries the id of the run that first
-                    // wrote it; the rows belong to the run folder they are read from.
+                    // wrote it, but its rows belong to the run folder they are read from.
                     let mut frame = read_results(&results_path)?;
                     relabel_run(&mut frame, &run_name, &results_path)?;
                     debug!(path = %results_path.display(), rows = frame.height(), "read results");

@@ -208,7 +208,7 @@ impl GrpoHooks for UtilityCalibration {
         for (emotion, bits) in bits {
             let value = f64::from_bits(bits);
             if !value.is_finite() {
-                anyhow::bail!("UC-GRPO state holds a non-finite moving average ({value}) for `{emotion}`");
+                anyhow::bail!("UC-GRPO state contains a non-finite moving average ({value}) for `{emotion}`");
             }
             averages.insert(emotion, value);
         }

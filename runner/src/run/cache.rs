@@ -48,8 +48,8 @@ impl KeyMaterial {
     }
 }
 
-/// Files up to this size are fingerprinted by content; larger ones (checkpoint shards,
-/// archives) by size and modification time, so a run does not read gigabytes to plan.
+/// Size up to which files are fingerprinted by content. Larger ones (checkpoint shards,
+/// archives) use size and modification time, so a run does not read gigabytes to plan.
 const CONTENT_HASH_LIMIT: u64 = 64 << 20;
 
 /// Folders are fingerprinted by the names, sizes and modification times of at most this

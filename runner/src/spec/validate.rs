@@ -148,7 +148,7 @@ pub fn validate_sections(spec: &mut Experiment, root: &Node, paths: PathCheck) -
     problems
 }
 
-/// Whether `name` is usable as one folder name on every platform: ASCII letters, digits,
+/// Returns whether `name` is usable as one folder name on every platform: ASCII letters, digits,
 /// `-`, `_` and `.`, not empty, not `.` or `..`.
 fn is_folder_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) && name != "." && name != ".."

@@ -362,12 +362,11 @@ impl StageRunner for GrpoStage {
         // `train_grpo` loads the checkpoint into `policy`. A LoRA-only Qwen policy shares
         // its frozen base weights with the reference instead of copying them.
         let reference = if params.training.kl_coef > 0.0 { Some(loaded.policy.reference()?) } else { None };
-        let codec = loaded.codec.clone();
 
         let mut prompts = Vec::with_capacity(samples.len());
         for sample in &samples {
             let images = policy_io::prompt_images(&folder, sample)?;
-            let prompt = policy_io::prompt_sequence(&loaded.policy, &codec, sample, images)?;
+            let prompt = policy_io::prompt_sequence(&loaded.policy, &loaded.codec, sample, images)?;
             prompts.push(GrpoPrompt { sample: sample.clone(), prompt });
         }
 
@@ -376,21 +375,21 @@ impl StageRunner for GrpoStage {
         let mut rewards = Vec::with_capacity(params.rewards.len());
         for entry in &params.rewards {
             let plugin = ctx.spec.plugins.rewards.get(&entry.name).with_context(|| format!("reward `{}` is not defined under `plugins.rewards`", entry.name))?;
-            let reward = build_reward(&RewardContext { name: &entry.name, plugin, codec: &codec }, &reward_errors)?;
+            let reward = build_reward(&RewardContext { name: &entry.name, plugin, codec: &loaded.codec }, &reward_errors)?;
             rewards.push(WeightedReward { reward, weight: entry.weight });
         }
         let mut tools = build_tools(ctx.spec, &params.tools)?;
         let mut hooks: Box<dyn GrpoHooks> = match &params.shaping {
             Some(shaping) => {
                 let builder = hook_builders().get(shaping.name.as_str()).copied().with_context(|| format!("unknown shaping hook `{}`", shaping.name))?;
-                builder(&HookContext { config: &shaping.config, codec: &codec, spec: ctx.spec })?
+                builder(&HookContext { config: &shaping.config, codec: &loaded.codec, spec: ctx.spec })?
             }
             None => Box::new(NoHooks),
         };
 
         // Train, resuming from the latest checkpoint of an interrupted attempt.
         let config = GrpoConfig { seed: params.training.seed.wrapping_add(ctx.seed), ..params.training.clone() };
-        let inputs = GrpoInputs { codec: &codec, prompts: &prompts, rewards: &mut rewards, tools: tools.as_mut(), hooks: hooks.as_mut() };
+        let inputs = GrpoInputs { codec: &loaded.codec, prompts: &prompts, rewards: &mut rewards, tools: tools.as_mut(), hooks: hooks.as_mut() };
         let checkpoints = ctx.work_dir.join(CHECKPOINT_DIR);
         let scalars = &mut ctx.scalars;
         let summary = train_grpo(&config, &mut loaded.policy, reference.as_ref(), inputs, Some(&checkpoints), &mut |metrics| {
@@ -401,7 +400,6 @@ impl StageRunner for GrpoStage {
         })?;
         tracing::info!(stage = ctx.name, steps = summary.steps_run, total_steps = summary.total_steps, "grpo finished");
 
-        loaded.policy.set_training(false);
         loaded.save(&ctx.work_dir)?;
         Ok(())
     }

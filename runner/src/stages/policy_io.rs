@@ -170,9 +170,9 @@ pub fn validate_model(spec: &Experiment, key: &str, name: &str) -> Vec<Diagnosti
     problems
 }
 
-/// Checks that each optimizer group of a stage training `models.<name>` names trained
-/// variables (for a Qwen model, what its `params` train); other models are checked when
-/// the stage builds them.
+/// Checks that each optimizer group of a stage training the Qwen model `models.<name>`
+/// names variables that its `params` train. Other models are checked when the stage
+/// builds them.
 pub fn validate_optimizer_groups(spec: &Experiment, name: &str, groups: impl IntoIterator<Item = String>) -> Vec<Diagnostic> {
     let Some(model) = spec.models.get(name).filter(|m| QWEN_KINDS.contains(&m.kind.as_str())) else { return Vec::new() };
     let Ok(params) = QwenModelParams::from_spec(model) else { return Vec::new() };
@@ -204,7 +204,7 @@ pub fn validate_optimizer_groups(spec: &Experiment, name: &str, groups: impl Int
 /// initialisation.
 ///
 /// # Errors
-/// The model is missing or of an unknown kind, or its files cannot be read.
+/// Fails when the model is missing or of an unknown kind, or its files cannot be read.
 pub fn build_policy(spec: &Experiment, name: &str, seed: u64, tokenizer: impl FnOnce() -> anyhow::Result<Tokenizer>) -> anyhow::Result<LoadedPolicy> {
     let model = spec.models.get(name).with_context(|| format!("model `{name}` is not defined under `models`"))?;
     if QWEN_KINDS.contains(&model.kind.as_str()) {
@@ -305,7 +305,7 @@ pub fn trajectory_images(folder: &Path, sample: &Sample) -> anyhow::Result<Vec<I
 /// expanded, for generation.
 ///
 /// # Errors
-/// The prompt cannot be encoded, or its `<image>` markers and images disagree.
+/// Fails when the prompt cannot be encoded, or its `<image>` markers and images disagree.
 pub fn prompt_sequence<P: Policy>(policy: &P, codec: &dyn TextCodec, sample: &Sample, images: Vec<Image>) -> anyhow::Result<assay_train::Sequence> {
     let ids = codec.encode(&codec.frame_prompt(&sample.prompt)).with_context(|| format!("prompt of sample `{}`", sample.id))?;
     let ids = expand_image_tokens(policy, &ids, codec.image_id(), &images).with_context(|| format!("prompt of sample `{}`", sample.id))?;

@@ -97,7 +97,6 @@ impl StageRunner for SftStage {
         let summary = train_sft(&config, &mut loaded.policy, &examples, Some(&checkpoints), &mut |metrics| policy_io::log_step(scalars, metrics))?;
         tracing::info!(stage = ctx.name, steps = summary.steps_run, total_steps = summary.total_steps, final_loss = summary.final_loss, "sft finished");
 
-        loaded.policy.set_training(false);
         loaded.save(&ctx.work_dir)?;
         Ok(())
     }

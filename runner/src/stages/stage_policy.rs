@@ -25,7 +25,7 @@ pub const QWEN_KINDS: [&str; 2] = ["qwen3_vl", "qwen3"];
 pub const QWEN_POLICY_FILE: &str = "assay_policy.json";
 
 /// `models.<name>.params` of a Qwen model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QwenModelParams {
     /// Parameter groups trained in full: `embeddings`, `language_linear`,
@@ -57,7 +57,7 @@ impl QwenModelParams {
     pub fn from_spec(model: &spec::ModelSpec) -> Result<Self> {
         let params: QwenModelParams = match &model.params {
             Some(node) => spec::from_node(node).map_err(|d| anyhow::anyhow!(spec::render_diagnostics(&d)))?,
-            None => QwenModelParams::default_inference(),
+            None => QwenModelParams::default(),
         };
         if let Some(lora) = &params.lora {
             lora.validate()?;
@@ -68,22 +68,10 @@ impl QwenModelParams {
         Ok(params)
     }
 
-    fn default_inference() -> Self {
-        QwenModelParams { train: Vec::new(), lora: None, memory_budget_gib: None, estimate_batch_size: None, estimate_seq_len: None }
-    }
-
     /// Optimizer group prefixes of the trained variables (`llm`, `projector`, `vision`),
     /// as [`Policy::named_vars`] names them.
     pub fn group_prefixes(&self) -> std::collections::BTreeSet<&'static str> {
-        let mut prefixes: std::collections::BTreeSet<&'static str> = self
-            .train
-            .iter()
-            .map(|group| match group {
-                ParamGroup::Vision => "vision",
-                ParamGroup::Projector => "projector",
-                _ => "llm",
-            })
-            .collect();
+        let mut prefixes: std::collections::BTreeSet<&'static str> = self.train.iter().map(|group| group.policy_prefix()).collect();
         if self.lora.is_some() {
             // TODO: LoRA on vision or projector layers also lands in `llm` here.
             prefixes.insert("llm");
@@ -91,7 +79,7 @@ impl QwenModelParams {
         prefixes
     }
 
-    /// Whether anything trains.
+    /// Returns whether any parameter trains.
     pub fn trains(&self) -> bool {
         !self.train.is_empty() || self.lora.is_some()
     }
@@ -128,7 +116,7 @@ fn parse_mem_available(meminfo: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// How a Qwen policy was loaded, as [`QWEN_POLICY_FILE`] records it.
+/// Load settings of a Qwen policy, as [`QWEN_POLICY_FILE`] records them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QwenPolicyRecord {
     /// `qwen3_vl` or `qwen3`.
@@ -165,7 +153,7 @@ impl LoadedPolicy {
     }
 }
 
-/// The candle dtype of a spec dtype.
+/// Returns the candle dtype of a spec dtype.
 pub fn candle_dtype(dtype: spec::DType) -> DType {
     match dtype {
         spec::DType::F32 => DType::F32,
@@ -174,7 +162,7 @@ pub fn candle_dtype(dtype: spec::DType) -> DType {
     }
 }
 
-/// The candle device of `experiment.device`.
+/// Opens the candle device that `experiment.device` names.
 ///
 /// # Errors
 /// A CUDA device in a build without the `cuda` feature, or a GPU that cannot be opened.
@@ -247,8 +235,8 @@ pub enum StagePolicy {
 
 impl StagePolicy {
     /// Returns the frozen reference of the KL term. For a Qwen policy trained only through
-    /// LoRA, it is a view of the base weights with the adapters off (no second copy);
-    /// otherwise it is a copy.
+    /// LoRA, this is a view of the base weights with the adapters off, so no second copy
+    /// is made. Any other policy is copied.
     ///
     /// # Errors
     /// The copy cannot be made.
@@ -256,13 +244,6 @@ impl StagePolicy {
         match self {
             StagePolicy::Qwen(model) if model.has_frozen_base_view() => Ok(StagePolicy::Qwen(Box::new(model.frozen_base()?))),
             other => other.duplicate(),
-        }
-    }
-
-    /// Switches a Qwen policy between training (LoRA dropout on) and evaluation.
-    pub fn set_training(&mut self, training: bool) {
-        if let StagePolicy::Qwen(model) = self {
-            model.set_training(training);
         }
     }
 }

@@ -49,7 +49,7 @@ impl QwenCodec {
     pub fn from_folder(folder: &Path) -> Result<Self> {
         let path = folder.join("tokenizer.json");
         if !path.is_file() {
-            bail!("{} is missing: a Qwen checkpoint folder holds its tokenizer as `tokenizer.json`", path.display());
+            bail!("{} not found: a Qwen checkpoint folder contains its tokenizer as `tokenizer.json`", path.display());
         }
         let config_path = folder.join("tokenizer_config.json");
         if config_path.is_file() {
@@ -144,8 +144,9 @@ pub fn to_chat_text(text: &str) -> String {
     out
 }
 
-/// `name{args}` as Qwen's JSON tool call; a body that is not a name followed by a JSON
-/// object (or nothing) is kept as it is, so the parser later reports it as malformed.
+/// Rewrites the call body `name{args}` as Qwen's JSON tool call. A body that is not a name
+/// followed by a JSON object (or nothing) is kept as it is, so the parser later reports
+/// it as malformed.
 fn tool_call_text(body: &str) -> String {
     let body = body.trim();
     let split = body.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(body.len());

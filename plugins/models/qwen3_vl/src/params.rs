@@ -28,6 +28,19 @@ pub enum ParamGroup {
     Vision,
 }
 
+impl ParamGroup {
+    /// Returns the optimizer group prefix of this group's variables in
+    /// [`assay_train::Policy::named_vars`]: `vision`, `projector`, or `llm` for the
+    /// language model.
+    pub fn policy_prefix(self) -> &'static str {
+        match self {
+            ParamGroup::Vision => "vision",
+            ParamGroup::Projector => "projector",
+            _ => "llm",
+        }
+    }
+}
+
 /// Trainable parts: full fine-tuning of whole groups, LoRA on chosen linear layers, or both.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainableParams {

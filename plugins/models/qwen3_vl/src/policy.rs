@@ -11,7 +11,6 @@ use rand_chacha::ChaCha8Rng;
 use crate::image_processing::ImagePatches;
 use crate::lora::Pass;
 use crate::model::{DecodeState, Padding, Qwen3Vl};
-use crate::params::ParamGroup;
 use crate::text::KvCache;
 
 /// Token rows and the preprocessed images of each row.
@@ -58,8 +57,8 @@ impl Qwen3Vl {
         self.forward(&rows, &images, Padding::Right, None, &Pass::reference())
     }
 
-    /// The frozen base model as a policy of its own for the KL reference: LoRA adapters
-    /// off, every weight shared with `self` (no second copy).
+    /// Returns the frozen base model as a policy of its own for the KL reference: LoRA
+    /// adapters off, every weight shared with `self` (no second copy).
     ///
     /// # Errors
     /// A parameter group is trained in full: its weights change in place, so the view
@@ -77,7 +76,7 @@ impl Qwen3Vl {
         Ok(view)
     }
 
-    /// Whether [`Qwen3Vl::frozen_base`] can give the KL reference without a copy.
+    /// Returns whether [`Qwen3Vl::frozen_base`] can give the KL reference without a copy.
     pub fn has_frozen_base_view(&self) -> bool {
         self.options.trainable.full.is_empty()
     }
@@ -86,15 +85,6 @@ impl Qwen3Vl {
         let rows = batch.iter().map(|s| s.ids.clone()).collect();
         let images = batch.iter().map(|s| self.preprocess(&s.images)).collect::<Result<Vec<_>>>()?;
         Ok((rows, images))
-    }
-
-    /// Prefix of a trainable group in [`Policy::named_vars`].
-    fn group_prefix(group: ParamGroup) -> &'static str {
-        match group {
-            ParamGroup::Vision => "vision",
-            ParamGroup::Projector => "projector",
-            _ => "llm",
-        }
     }
 }
 
@@ -166,7 +156,7 @@ impl Policy for Qwen3Vl {
             .params
             .trainable
             .iter()
-            .map(|p| (format!("{}.{}", Self::group_prefix(p.group), p.name), p.var.clone()))
+            .map(|p| (format!("{}.{}", p.group.policy_prefix(), p.name), p.var.clone()))
             .collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         vars

@@ -59,7 +59,7 @@ pub struct TinyCheckpoint {
 }
 
 impl TinyCheckpoint {
-    /// A checkpoint with the byte-level tokenizer and matching token ids.
+    /// Returns the settings of a checkpoint with the byte-level tokenizer and matching token ids.
     pub fn byte_level(seed: u64) -> Self {
         let id = |token: &str| 256 + SPECIAL_TOKENS.iter().position(|t| *t == token).expect("a listed token") as u32;
         TinyCheckpoint {

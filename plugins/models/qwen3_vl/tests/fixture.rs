@@ -14,7 +14,7 @@ pub const VISION_END: u32 = 103;
 pub const VOCAB: usize = 128;
 pub const PATCH: usize = tiny::PATCH;
 
-/// The sizes the tests use: a 128-row vocabulary without a tokenizer file.
+/// Returns the sizes the tests use: a 128-row vocabulary without a tokenizer file.
 fn tiny(tied: bool, seed: u64) -> TinyCheckpoint {
     TinyCheckpoint {
         vocab_size: VOCAB,

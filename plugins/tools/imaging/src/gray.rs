@@ -156,10 +156,11 @@ fn tent_taps(source: usize, target: usize) -> Vec<Taps> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn plane(width: usize, height: usize, f: impl Fn(usize, usize) -> f32) -> GrayImage {
+    /// Builds a `width` x `height` image whose pixel at `(x, y)` is `f(x, y)`.
+    pub(crate) fn plane(width: usize, height: usize, f: impl Fn(usize, usize) -> f32) -> GrayImage {
         let pixels = (0..width * height).map(|i| f(i % width, i / width)).collect();
         GrayImage {
             width,

@@ -175,15 +175,7 @@ fn unsigned_angle(gx: f32, gy: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn plane(width: usize, height: usize, f: impl Fn(usize, usize) -> f32) -> GrayImage {
-        let pixels = (0..width * height).map(|i| f(i % width, i / width)).collect();
-        GrayImage {
-            width,
-            height,
-            pixels,
-        }
-    }
+    use crate::gray::tests::plane;
 
     #[test]
     fn vertical_edge_votes_for_horizontal_gradient() {

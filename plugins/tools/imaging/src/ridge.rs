@@ -181,7 +181,8 @@ mod tests {
         sums.add(&[1.0], &[1.0], 1.0);
         sums.add(&[-1.0], &[-1.0], 1.0);
         let b = sums.solve(1.0).unwrap();
-        assert!((b[0] - 0.5).abs() < 1e-6 && b[1].abs() < 1e-6, "{b:?}");
+        assert!((b[0] - 0.5).abs() < 1e-6, "{b:?}");
+        assert!(b[1].abs() < 1e-6, "{b:?}");
     }
 
     #[test]

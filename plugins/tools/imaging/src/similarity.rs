@@ -124,7 +124,8 @@ mod tests {
         };
         let inverse = t.inverse().unwrap();
         let (x, y) = inverse.apply(t.apply((2.0, -5.0)));
-        assert!((x - 2.0).abs() < 1e-5 && (y + 5.0).abs() < 1e-5, "({x}, {y})");
+        assert!((x - 2.0).abs() < 1e-5, "({x}, {y})");
+        assert!((y + 5.0).abs() < 1e-5, "({x}, {y})");
     }
 
     #[test]

@@ -159,7 +159,7 @@ impl TinyVlmConfig {
 /// Largest `tiny_vlm` accepted, in weights without the vocabulary: 10^9, about 4 GB in f32
 /// before gradients and optimizer states.
 pub const MAX_WEIGHTS: u128 = 1_000_000_000;
-/// Longest context of a `tiny_vlm`, in tokens.
+/// Maximum context length of a `tiny_vlm`, in tokens.
 pub const MAX_SEQ_LEN: usize = 1 << 20;
-/// Largest image side of a `tiny_vlm`, in pixels.
+/// Maximum image side of a `tiny_vlm`, in pixels.
 pub const MAX_IMAGE_SIZE: usize = 8192;
